@@ -1,0 +1,68 @@
+/* dist: everything that talks to MPI — start-up, rank/size, reductions of flat buffers,
+ * agreement on failures, broadcasts, node-shared memory, the collective watchdog.
+ * Layer 4: the only module that calls MPI_* (dist.c, dist_shm.c). Functions work before
+ * nn_dist_init (as one rank) so tools like `nnmpi inspect` need no MPI start-up. */
+#ifndef NNMPI_DIST_H
+#define NNMPI_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Initialises MPI (thread level FUNNELED) unless already done. NN_EINTERNAL on failure. */
+int nn_dist_init(int *argc, char ***argv);
+/* Finalises MPI if this process initialised it. Safe to call more than once. */
+void nn_dist_finalize(void);
+int nn_dist_rank(void); /* 0 before init */
+int nn_dist_size(void); /* 1 before init */
+
+/* Versions of the MPI library ("MPI: Open MPI v4.1.4 ..." lines) into buf. */
+void nn_dist_versions(char *buf, size_t cap);
+
+/* Agreement after any step that can fail on some ranks only: every rank passes its status;
+ * all get the worst (most negative, by a fixed order) and, if it failed, the detail message of
+ * the lowest failing rank (prefixed "rank R: " when size > 1) is recorded on every rank.
+ * A collective: all ranks must call it. */
+int nn_dist_agree(int status);
+
+/* In-place sums across ranks (MPI_Allreduce with MPI_SUM). */
+int nn_dist_sum_f32(float *buf, size_t n);
+int nn_dist_sum_f64(double *buf, size_t n);
+int nn_dist_sum_i64(int64_t *buf, size_t n);
+/* In-place min / max of doubles (timing summaries). */
+int nn_dist_min_f64(double *buf, size_t n);
+int nn_dist_max_f64(double *buf, size_t n);
+/* Broadcast n bytes from rank root. */
+int nn_dist_bcast(void *buf, size_t n, int root);
+/* Broadcast a malloc'ed string from rank 0: on other ranks *s is replaced by a new malloc'ed
+ * copy (their old pointer is freed). NULL is broadcast as NULL. */
+int nn_dist_bcast_string(char **s);
+int nn_dist_barrier(void);
+/* Gathers n floats of every rank, in rank order, into recv on rank 0 (which must hold the sum
+ * of all n; ignored elsewhere). */
+int nn_dist_gather_f32(const float *send, int64_t n, float *recv);
+
+/* Collectives that do not complete within seconds (> 0) fail with NN_EINTERNAL ("did not
+ * complete within N s") instead of waiting forever; 0 turns the watchdog off. Other ranks may
+ * then still be blocked: the caller (main) must end the job with nn_dist_abort. */
+void nn_dist_set_watchdog(double seconds);
+/* Ends every rank of the job (MPI_Abort). Only main() calls this. */
+void nn_dist_abort(int exit_code);
+
+/* Node-shared memory: one allocation of `bytes` per node, visible to every rank of the node.
+ * ranks_per_node > 0 pretends every K consecutive ranks form a node (tests of the multi-node
+ * path on one machine); 0 uses the real shared-memory domains. */
+typedef struct nn_shm {
+  void *base;        /* start of the node's block (same contents on every rank of the node) */
+  size_t bytes;
+  int node_rank;     /* this rank's index within its node */
+  int node_size;     /* ranks on this node */
+  int node_id;       /* index of this node, 0..n_nodes-1 */
+  int n_nodes;
+  void *impl;        /* window and communicators; owned */
+} nn_shm;
+int nn_dist_shm_alloc(nn_shm *s, size_t bytes, int ranks_per_node);
+/* Barrier within the node (after filling, before reading). */
+int nn_dist_shm_sync(nn_shm *s);
+void nn_dist_shm_free(nn_shm *s);
+
+#endif

@@ -1,0 +1,25 @@
+/* cli: the subcommands of the nnmpi executable (layer 6). Each returns an NN_* status;
+ * main() prints the recorded message once (rank 0) and maps it to the exit code.
+ * Subcommands print their own --help and results. */
+#ifndef NNMPI_CLI_H
+#define NNMPI_CLI_H
+
+int nn_cmd_train(int argc, char **argv);
+int nn_cmd_eval(int argc, char **argv);     /* eval */
+int nn_cmd_predict(int argc, char **argv);  /* predict */
+int nn_cmd_data(int argc, char **argv);     /* data import-idx | import-csv | synth */
+int nn_cmd_inspect(int argc, char **argv);
+int nn_cmd_config(int argc, char **argv);
+int nn_cmd_gradcheck(int argc, char **argv);
+/* Prints the summary of a checkpoint file and verifies its checksums (used by inspect). */
+int nn_cmd_inspect_checkpoint(const char *path);
+
+/* True when argv[1..] contains -h or --help. */
+int nn_cli_wants_help(int argc, char **argv);
+
+/* Loads defaults + file (if path non-NULL) + every --set in argv into c, validates.
+ * Used by train, config and gradcheck so the three agree. */
+struct nn_config;
+int nn_cli_load_config(struct nn_config *c, const char *path, int n_sets, char **sets);
+
+#endif

@@ -1,0 +1,418 @@
+/* dataset: reads and validates nnmpi dataset files (include/nnmpi/dataset.h, docs/formats.md),
+ * and the HDF5 helpers shared with the writer and the commands.
+ * Layer 4: HDF5 + libc; never calls MPI_* and never prints. */
+#include "nnmpi/dataset.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nnmpi/dataset_write.h"
+#include "nnmpi/status.h"
+
+/* ---- HDF5 helpers */
+
+void nn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static _Thread_local char h5err[256];
+
+static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
+  (void)data;
+  if (n == 0) snprintf(h5err, sizeof h5err, "%s", e->desc ? e->desc : "");
+  return 0;
+}
+
+const char *nn_h5_errstr(void) {
+  /* An empty stack (a later successful call cleared it) keeps the message saved by an earlier
+   * call made right at the failure. */
+  if (H5Eget_num(H5E_DEFAULT) > 0) h5err[0] = 0, H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, NULL);
+  return h5err[0] ? h5err : "unknown HDF5 error";
+}
+
+int nn_h5_open_ro(const char *path, hid_t *file) {
+  struct stat st;
+  nn_h5_quiet();
+  *file = -1;
+  if (stat(path, &st) != 0) return NN_FAIL(NN_EDATA, "%s: cannot open dataset file: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) return NN_FAIL(NN_EDATA, "%s: not a regular file", path);
+  if (H5Fis_hdf5(path) <= 0) return NN_FAIL(NN_EDATA, "%s: not an HDF5 file", path);
+  *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (*file < 0) return NN_FAIL(NN_EDATA, "%s: cannot open HDF5 file: %s", path, nn_h5_errstr());
+  return NN_OK;
+}
+
+int nn_h5_attr_str(hid_t obj, const char *name, char *buf, size_t cap) {
+  if (H5Aexists(obj, name) <= 0) return 0;
+  int rc = NN_EDATA;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a), mt = -1, s = -1;
+  if (t < 0 || H5Tget_class(t) != H5T_STRING) goto out;
+  s = H5Aget_space(a);
+  if (H5Sget_simple_extent_npoints(s) != 1) goto out;
+  if (H5Tis_variable_str(t) > 0) {
+    char *v = NULL;
+    mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, H5T_VARIABLE);
+    H5Tset_cset(mt, H5Tget_cset(t));
+    if (H5Aread(a, mt, &v) < 0) goto out;
+    snprintf(buf, cap, "%s", v ? v : "");
+    H5free_memory(v);
+  } else {
+    size_t n = H5Tget_size(t);
+    char *v = calloc(1, n + 1);
+    if (!v) goto out;
+    mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, n + 1);
+    H5Tset_cset(mt, H5Tget_cset(t));
+    if (H5Aread(a, mt, v) >= 0) snprintf(buf, cap, "%s", v), rc = 1;
+    free(v);
+    goto out;
+  }
+  rc = 1;
+out:
+  if (mt >= 0) H5Tclose(mt);
+  if (s >= 0) H5Sclose(s);
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  return rc;
+}
+
+int nn_h5_attr_int(hid_t obj, const char *name, long long *v) {
+  if (H5Aexists(obj, name) <= 0) return 0;
+  int rc = NN_EDATA;
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a), s = a < 0 ? -1 : H5Aget_space(a);
+  if (t >= 0 && s >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(s) == 1 &&
+      H5Aread(a, H5T_NATIVE_LLONG, v) >= 0)
+    rc = 1;
+  if (s >= 0) H5Sclose(s);
+  if (t >= 0) H5Tclose(t);
+  if (a >= 0) H5Aclose(a);
+  return rc;
+}
+
+void nn_h5_type_name(hid_t type, char *buf, size_t cap) {
+  size_t bits = 8 * H5Tget_size(type);
+  switch (H5Tget_class(type)) {
+  case H5T_INTEGER: snprintf(buf, cap, "%sint%zu", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", bits); break;
+  case H5T_FLOAT: snprintf(buf, cap, "float%zu", bits); break;
+  case H5T_STRING: snprintf(buf, cap, "string"); break;
+  case H5T_COMPOUND: snprintf(buf, cap, "compound"); break;
+  case H5T_ENUM: snprintf(buf, cap, "enum"); break;
+  case H5T_ARRAY: snprintf(buf, cap, "array"); break;
+  default: snprintf(buf, cap, "non-numeric"); break;
+  }
+}
+
+/* ---- reading */
+
+int nn_dataset_parse_spec(const char *spec, const char *def_group, char *path, size_t path_cap,
+                          char *group, size_t group_cap) {
+  const char *colon = NULL;
+  for (const char *p = strstr(spec, ":/"); p; p = strstr(p + 1, ":/")) colon = p; /* last ":/" */
+  size_t plen = colon ? (size_t)(colon - spec) : strlen(spec);
+  const char *g = colon ? colon + 1 : def_group;
+  if (plen == 0) return NN_FAIL(NN_EINVAL, "dataset '%s': no file name, expected FILE or FILE:/group", spec);
+  if (plen >= path_cap || strlen(g) >= group_cap)
+    return NN_FAIL(NN_EINVAL, "dataset '%s': path or group name too long", spec);
+  memcpy(path, spec, plen);
+  path[plen] = 0;
+  snprintf(group, group_cap, "%s", g);
+  return NN_OK;
+}
+
+/* A dataset of a split: its id (or -1 when absent), rank, dims and type. */
+typedef struct {
+  hid_t id, type;
+  int rank;
+  hsize_t dims[2];
+  char tname[32];
+} dset;
+
+static void dset_close(dset *s) {
+  if (s->type >= 0) H5Tclose(s->type);
+  if (s->id >= 0) H5Dclose(s->id);
+  s->id = s->type = -1;
+}
+
+/* 1 opened, 0 absent, NN_EDATA (message) when the name exists but is not a readable dataset. */
+static int dset_open(hid_t g, const char *path, const char *group, const char *name, dset *s) {
+  s->id = s->type = -1;
+  s->rank = 0;
+  if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return 0;
+  if ((s->id = H5Dopen2(g, name, H5P_DEFAULT)) < 0)
+    return NN_FAIL(NN_EDATA, "%s:%s/%s: not a readable dataset: %s", path, group, name, nn_h5_errstr());
+  hid_t sp = H5Dget_space(s->id);
+  s->type = H5Dget_type(s->id);
+  s->rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+  if (s->rank >= 1 && s->rank <= 2) H5Sget_simple_extent_dims(sp, s->dims, NULL);
+  if (sp >= 0) H5Sclose(sp);
+  if (s->type < 0 || s->rank < 0) {
+    dset_close(s);
+    return NN_FAIL(NN_EDATA, "%s:%s/%s: cannot read its shape or type: %s", path, group, name, nn_h5_errstr());
+  }
+  nn_h5_type_name(s->type, s->tname, sizeof s->tname);
+  return 1;
+}
+
+/* Root attributes: format and format_version when present, num_classes (0 when absent). */
+static int check_root(hid_t f, const char *path, int *num_classes) {
+  char fmt[64];
+  long long v;
+  int rc = nn_h5_attr_str(f, "format", fmt, sizeof fmt);
+  if (rc < 0) return NN_FAIL(NN_EDATA, "%s: root attribute format is not a string", path);
+  if (rc == 1 && strcmp(fmt, NN_DATASET_FORMAT))
+    return NN_FAIL(NN_EDATA, "%s: root attribute format is \"%s\", expected \"%s\"%s", path, fmt, NN_DATASET_FORMAT,
+                   strcmp(fmt, "nnmpi-checkpoint") ? "" : " (this is a checkpoint, not a dataset)");
+  rc = nn_h5_attr_int(f, "format_version", &v);
+  if (rc < 0) return NN_FAIL(NN_EDATA, "%s: root attribute format_version is not an integer", path);
+  if (rc == 1 && v != NN_DATASET_FORMAT_VERSION)
+    return NN_FAIL(NN_EDATA, "%s: format_version %lld is not supported, this nnmpi reads version %d", path, v,
+                   NN_DATASET_FORMAT_VERSION);
+  *num_classes = 0;
+  rc = nn_h5_attr_int(f, "num_classes", &v);
+  if (rc < 0 || (rc == 1 && (v < 0 || v > INT_MAX)))
+    return NN_FAIL(NN_EDATA, "%s: root attribute num_classes is not an integer in 0..%d", path, INT_MAX);
+  if (rc == 1) *num_classes = (int)v;
+  return NN_OK;
+}
+
+static herr_t list_group(hid_t g, const char *name, const H5L_info_t *li, void *data) {
+  (void)li;
+  char *buf = data;
+  hid_t o = H5Oopen(g, name, H5P_DEFAULT);
+  if (o >= 0 && H5Iget_type(o) == H5I_GROUP && strlen(buf) + strlen(name) + 4 < 256)
+    sprintf(buf + strlen(buf), "%s/%s", *buf ? ", " : "", name);
+  if (o >= 0) H5Oclose(o);
+  return 0;
+}
+
+/* Opens group, checking each component so that a missing one gets a clear message. */
+static hid_t open_group(hid_t f, const char *path, const char *group) {
+  char buf[512];
+  size_t len = strlen(group);
+  if (group[0] != '/' || len >= sizeof buf) {
+    NN_FAIL(NN_EDATA, "%s: group name '%s' must start with '/'", path, group);
+    return -1;
+  }
+  memcpy(buf, group, len + 1);
+  for (size_t i = 1; len > 1 && i <= len; i++) {
+    if (buf[i] != '/' && buf[i] != 0) continue;
+    buf[i] = 0;
+    htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
+    buf[i] = i < len ? '/' : 0;
+    if (ex <= 0) {
+      char have[256] = "";
+      H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_group, have);
+      NN_FAIL(NN_EDATA, "%s: no group %s (groups in the file: %s)", path, group, *have ? have : "none");
+      return -1;
+    }
+  }
+  hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
+  if (g < 0) NN_FAIL(NN_EDATA, "%s:%s: not a group", path, group);
+  return g;
+}
+
+static int probe_open(hid_t f, const char *path, const char *group, nn_split_info *info) {
+  dset X = {-1, -1, 0, {0, 0}, ""}, y = X, Y = X;
+  int rc = check_root(f, path, &info->num_classes);
+  if (rc) return rc;
+  hid_t g = open_group(f, path, group);
+  if (g < 0) return NN_EDATA;
+  if ((rc = dset_open(g, path, group, "X", &X)) <= 0) {
+    if (rc == 0) rc = NN_FAIL(NN_EDATA, "%s:%s/X: missing, expected a dataset X (N, D) of float32 or uint8", path, group);
+    goto out;
+  }
+  rc = NN_EDATA;
+  if (X.rank != 2) {
+    NN_FAIL(NN_EDATA, "%s:%s/X: rank %d, expected 2 (N, D)", path, group, X.rank);
+    goto out;
+  }
+  H5T_class_t cls = H5Tget_class(X.type);
+  size_t size = H5Tget_size(X.type);
+  if (cls == H5T_FLOAT && (size == 4 || size == 8)) {
+    info->xtype = NN_DTYPE_F32; /* float64 is converted to float32 on read */
+  } else if (cls == H5T_INTEGER && size == 1 && H5Tget_sign(X.type) == H5T_SGN_NONE) {
+    info->xtype = NN_DTYPE_U8;
+  } else {
+    NN_FAIL(NN_EDATA, "%s:%s/X: dtype %s, expected float32 or uint8", path, group, X.tname);
+    goto out;
+  }
+  if (X.dims[0] == 0) {
+    NN_FAIL(NN_EDATA, "%s:%s/X: 0 rows, expected at least 1", path, group);
+    goto out;
+  }
+  if (X.dims[1] == 0 || X.dims[1] > INT_MAX) {
+    NN_FAIL(NN_EDATA, "%s:%s/X: %llu columns, expected 1..%d", path, group, (unsigned long long)X.dims[1], INT_MAX);
+    goto out;
+  }
+  info->n = (int64_t)X.dims[0];
+  info->d = (int)X.dims[1];
+  info->scale = 1.0f, info->offset = 0.0f;
+  if (info->xtype == NN_DTYPE_U8) {
+    const char *names[2] = {"scale", "offset"};
+    float *vals[2] = {&info->scale, &info->offset};
+    for (int i = 0; i < 2; i++) {
+      if (H5Aexists(X.id, names[i]) <= 0) continue;
+      hid_t a = H5Aopen(X.id, names[i], H5P_DEFAULT);
+      herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_FLOAT, vals[i]);
+      if (a >= 0) H5Aclose(a);
+      if (e < 0 || !isfinite(*vals[i])) {
+        NN_FAIL(NN_EDATA, "%s:%s/X: attribute %s is not a finite number", path, group, names[i]);
+        goto out;
+      }
+    }
+  }
+  if ((rc = dset_open(g, path, group, "y", &y)) < 0) goto out;
+  if (rc == 0 && (rc = dset_open(g, path, group, "Y", &Y)) < 0) goto out;
+  rc = NN_EDATA;
+  dset *t = y.id >= 0 ? &y : &Y;
+  const char *tn = y.id >= 0 ? "y" : "Y";
+  if (t->id < 0) {
+    NN_FAIL(NN_EDATA, "%s:%s: missing y (N) int32 labels or Y (N, K) float32 targets", path, group);
+    goto out;
+  }
+  info->has_labels = t == &y;
+  if (t->rank != (info->has_labels ? 1 : 2)) {
+    NN_FAIL(NN_EDATA, "%s:%s/%s: rank %d, expected %s", path, group, tn, t->rank, info->has_labels ? "1 (N)" : "2 (N, K)");
+    goto out;
+  }
+  cls = H5Tget_class(t->type);
+  if (info->has_labels ? cls != H5T_INTEGER : cls != H5T_FLOAT) {
+    NN_FAIL(NN_EDATA, "%s:%s/%s: dtype %s, expected %s", path, group, tn, t->tname, info->has_labels ? "int32" : "float32");
+    goto out;
+  }
+  if (t->dims[0] != X.dims[0]) {
+    NN_FAIL(NN_EDATA, "%s:%s/%s: %llu rows but X has %llu", path, group, tn, (unsigned long long)t->dims[0],
+            (unsigned long long)X.dims[0]);
+    goto out;
+  }
+  info->k = 0;
+  if (!info->has_labels) {
+    if (t->dims[1] == 0 || t->dims[1] > INT_MAX) {
+      NN_FAIL(NN_EDATA, "%s:%s/Y: %llu columns, expected 1..%d", path, group, (unsigned long long)t->dims[1], INT_MAX);
+      goto out;
+    }
+    info->k = (int)t->dims[1];
+  }
+  rc = NN_OK;
+out:
+  dset_close(&X), dset_close(&y), dset_close(&Y);
+  H5Gclose(g);
+  return rc;
+}
+
+int nn_dataset_probe(const char *path, const char *group, nn_split_info *info) {
+  hid_t f;
+  memset(info, 0, sizeof *info);
+  int rc = nn_h5_open_ro(path, &f);
+  if (rc) return rc;
+  rc = probe_open(f, path, group, info);
+  H5Fclose(f);
+  return rc;
+}
+
+/* Reads rows [row0, row0 + nrows) of a dataset with columns cols into buf as mtype. */
+static int read_slab(hid_t d, const char *path, const char *group, const char *name, hid_t mtype, int64_t row0,
+                     int64_t nrows, int64_t cols, int rank, void *buf) {
+  hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)nrows, (hsize_t)cols};
+  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, count, NULL);
+  herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+  if (e >= 0) e = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, buf);
+  if (e < 0) nn_h5_errstr(); /* save the reason before the closes clear the stack */
+  if (ms >= 0) H5Sclose(ms);
+  if (fs >= 0) H5Sclose(fs);
+  if (e < 0)
+    return NN_FAIL(NN_EDATA, "%s:%s/%s: reading rows [%lld, %lld) failed: %s", path, group, name, (long long)row0,
+                   (long long)(row0 + nrows), nn_h5_errstr());
+  return NN_OK;
+}
+
+int nn_dataset_read_rows(const char *path, const char *group, const nn_split_info *info, int64_t row0,
+                         int64_t nrows, void *X, int32_t *y, float *Y) {
+  if (row0 < 0 || nrows < 0 || row0 + nrows > info->n)
+    return NN_FAIL(NN_EINVAL, "%s:%s: rows [%lld, %lld) outside 0..%lld", path, group, (long long)row0,
+                   (long long)(row0 + nrows), (long long)info->n);
+  if (nrows == 0) return NN_OK;
+  hid_t f;
+  int rc = nn_h5_open_ro(path, &f);
+  if (rc) return rc;
+  dset dx = {-1, -1, 0, {0, 0}, ""}, dy = dx;
+  hid_t g = open_group(f, path, group);
+  if (g < 0) {
+    rc = NN_EDATA;
+    goto out;
+  }
+  const char *tn = info->has_labels ? "y" : "Y";
+  int hx = dset_open(g, path, group, "X", &dx), hy = hx > 0 ? dset_open(g, path, group, tn, &dy) : 0;
+  if (hx < 0 || hy < 0) {
+    rc = NN_EDATA;
+    goto out;
+  }
+  if (!hx || !hy || dx.rank != 2 || dx.dims[0] != (hsize_t)info->n || dx.dims[1] != (hsize_t)info->d ||
+      dy.dims[0] != (hsize_t)info->n) {
+    rc = NN_FAIL(NN_EDATA, "%s:%s: X or %s changed since the file was probed", path, group, tn);
+    goto out;
+  }
+  rc = read_slab(dx.id, path, group, "X", info->xtype == NN_DTYPE_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, row0,
+                 nrows, info->d, 2, X);
+  if (!rc && info->has_labels && y) rc = read_slab(dy.id, path, group, "y", H5T_NATIVE_INT32, row0, nrows, 1, 1, y);
+  if (!rc && !info->has_labels && Y) rc = read_slab(dy.id, path, group, "Y", H5T_NATIVE_FLOAT, row0, nrows, info->k, 2, Y);
+out:
+  dset_close(&dx), dset_close(&dy);
+  if (g >= 0) H5Gclose(g);
+  H5Fclose(f);
+  return rc;
+}
+
+int nn_dataset_check_rows(const char *path, const char *group, const nn_split_info *info, int64_t row0,
+                          int64_t nrows, const void *X, const int32_t *y, const float *Y) {
+  if (info->xtype == NN_DTYPE_F32) {
+    const float *x = X;
+    for (int64_t i = 0; i < nrows * info->d; i++)
+      if (!isfinite(x[i]))
+        return NN_FAIL(NN_EDATA, "%s:%s/X: value %g at row %lld, column %lld, expected a finite number", path, group,
+                       (double)x[i], (long long)(row0 + i / info->d), (long long)(i % info->d));
+  }
+  if (info->has_labels && y) {
+    for (int64_t i = 0; i < nrows; i++) {
+      if (y[i] >= 0 && (info->num_classes == 0 || y[i] < info->num_classes)) continue;
+      if (info->num_classes > 0)
+        return NN_FAIL(NN_EDATA, "%s:%s/y: label %d at row %lld, expected 0..%d", path, group, (int)y[i],
+                       (long long)(row0 + i), info->num_classes - 1);
+      return NN_FAIL(NN_EDATA, "%s:%s/y: label %d at row %lld, expected >= 0", path, group, (int)y[i], (long long)(row0 + i));
+    }
+  }
+  if (!info->has_labels && Y) {
+    for (int64_t i = 0; i < nrows * info->k; i++)
+      if (!isfinite(Y[i]))
+        return NN_FAIL(NN_EDATA, "%s:%s/Y: value %g at row %lld, column %lld, expected a finite number", path, group,
+                       (double)Y[i], (long long)(row0 + i / info->k), (long long)(i % info->k));
+  }
+  return NN_OK;
+}
+
+void nn_dataset_gather(const nn_split_info *info, const void *X, const int32_t *y, const float *Y,
+                       const uint32_t *rows, int n, float *out_X, int32_t *out_y, float *out_Y) {
+  const size_t d = (size_t)info->d, k = (size_t)info->k;
+  for (int i = 0; i < n; i++) {
+    const size_t r = rows[i];
+    float *o = out_X + (size_t)i * d;
+    if (info->xtype == NN_DTYPE_U8) {
+      const uint8_t *v = (const uint8_t *)X + r * d;
+      for (size_t j = 0; j < d; j++) o[j] = (float)v[j] * info->scale + info->offset;
+    } else {
+      memcpy(o, (const float *)X + r * d, d * sizeof *o);
+    }
+    if (info->has_labels && y && out_y) out_y[i] = y[r];
+    if (!info->has_labels && Y && out_Y) memcpy(out_Y + (size_t)i * k, Y + r * k, k * sizeof *out_Y);
+  }
+}
+
+void nn_dataset_hdf5_version(char *buf, size_t cap) {
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  snprintf(buf, cap, "HDF5: %u.%u.%u", maj, min, rel);
+}

@@ -1,0 +1,129 @@
+/* dist_shm: node-shared memory of the dist module — one block per node in an MPI-3 shared
+ * window, filled by the node's ranks and then read by all of them (docs/data-loading.md).
+ * Layer 4: MPI and libc only; with dist.c the only unit that calls MPI_*. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mpi.h>
+
+#include "nnmpi/dist.h"
+#include "nnmpi/status.h"
+
+typedef struct shm_impl {
+  int mpi;       /* 0: MPI not running, the block is a plain malloc (own) */
+  MPI_Comm node; /* the ranks sharing the block */
+  MPI_Win win;   /* the shared window, passive-target epoch open (lock_all) until free */
+  void *own;
+} shm_impl;
+
+static int mpi_running(void) {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  return init && !fin;
+}
+
+/* Collective over MPI_COMM_WORLD. The node communicator is the shared-memory domain, further
+ * cut into groups of ranks_per_node consecutive world ranks when K > 0. Node rank 0 (the lowest
+ * world rank of the node) allocates the whole block, the others 0 bytes and map rank 0's
+ * segment. Every rank returns the same status; the message is on the rank that failed. */
+int nn_dist_shm_alloc(nn_shm *s, size_t bytes, int ranks_per_node) {
+  memset(s, 0, sizeof *s);
+  shm_impl *im = calloc(1, sizeof *im);
+  if (!mpi_running()) {
+    void *own = im ? malloc(bytes ? bytes : 1) : NULL;
+    if (!own) {
+      free(im);
+      return NN_FAIL(NN_ENOMEM, "cannot allocate %zu bytes of node memory", bytes);
+    }
+    *im = (shm_impl){.own = own};
+    *s = (nn_shm){.base = own, .bytes = bytes, .node_size = 1, .n_nodes = 1, .impl = im};
+    return NN_OK;
+  }
+  int rank, worst = NN_OK;
+  int st = !im ? NN_FAIL(NN_ENOMEM, "node memory: out of memory for the window handle")
+           : ranks_per_node < 0 ? NN_FAIL(NN_EINVAL, "node memory: ranks_per_node %d, expected >= 0", ranks_per_node)
+           : NN_OK;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Allreduce(&st, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (worst != NN_OK) {
+    free(im);
+    return st != NN_OK ? st : NN_FAIL(worst, "another rank could not set up node memory");
+  }
+
+  MPI_Comm shared = MPI_COMM_NULL, node = MPI_COMM_NULL;
+  int err = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &shared);
+  if (err == MPI_SUCCESS && ranks_per_node > 0) {
+    err = MPI_Comm_split(shared, rank / ranks_per_node, rank, &node);
+    MPI_Comm_free(&shared);
+  } else {
+    node = shared;
+  }
+  if (err != MPI_SUCCESS) {
+    free(im);
+    return NN_FAIL(NN_EINTERNAL, "node memory: cannot split the node communicator (MPI error %d)", err);
+  }
+  MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(node, &s->node_rank);
+  MPI_Comm_size(node, &s->node_size);
+
+  /* Nodes are numbered by the world rank of their rank 0. */
+  int leader = s->node_rank == 0, before = 0;
+  MPI_Allreduce(&leader, &s->n_nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  MPI_Exscan(&leader, &before, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  s->node_id = rank == 0 ? 0 : before;
+  MPI_Bcast(&s->node_id, 1, MPI_INT, 0, node);
+
+  void *mine = NULL;
+  MPI_Win win = MPI_WIN_NULL;
+  err = MPI_Win_allocate_shared(leader ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &mine, &win);
+  if (err != MPI_SUCCESS) {
+    st = NN_FAIL(NN_ENOMEM, "cannot allocate %zu bytes of node-shared memory on node %d "
+                 "(MPI error %d; is /dev/shm large enough?)", bytes, s->node_id, err);
+  } else {
+    MPI_Aint size = 0;
+    int disp = 0;
+    MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+    if (MPI_Win_shared_query(win, 0, &size, &disp, &s->base) != MPI_SUCCESS || (size_t)size < bytes ||
+        MPI_Win_lock_all(MPI_MODE_NOCHECK, win) != MPI_SUCCESS)
+      st = NN_FAIL(NN_EINTERNAL, "node memory: cannot map the shared window of node %d", s->node_id);
+  }
+  MPI_Allreduce(&st, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (worst != NN_OK) {
+    if (win != MPI_WIN_NULL) MPI_Win_free(&win);
+    MPI_Comm_free(&node);
+    free(im);
+    memset(s, 0, sizeof *s);
+    return st != NN_OK ? st : NN_FAIL(worst, "another rank could not allocate node-shared memory");
+  }
+  *im = (shm_impl){.mpi = 1, .node = node, .win = win};
+  s->bytes = bytes;
+  s->impl = im;
+  return NN_OK;
+}
+
+/* MPI-3 separate-memory-model rule for load/store access to a shared window inside a
+ * lock_all epoch: Win_sync makes this rank's stores visible, the barrier orders the ranks,
+ * the second Win_sync makes the others' stores visible to this rank's loads. */
+int nn_dist_shm_sync(nn_shm *s) {
+  shm_impl *im = s->impl;
+  if (!im || !im->mpi) return NN_OK;
+  if (MPI_Win_sync(im->win) != MPI_SUCCESS || MPI_Barrier(im->node) != MPI_SUCCESS ||
+      MPI_Win_sync(im->win) != MPI_SUCCESS)
+    return NN_FAIL(NN_EINTERNAL, "node memory: barrier of node %d failed", s->node_id);
+  return NN_OK;
+}
+
+/* Collective over the node when MPI is running. NULL-safe and idempotent. */
+void nn_dist_shm_free(nn_shm *s) {
+  if (!s || !s->impl) return;
+  shm_impl *im = s->impl;
+  if (im->mpi && mpi_running()) {
+    MPI_Win_unlock_all(im->win);
+    MPI_Win_free(&im->win);
+    MPI_Comm_free(&im->node);
+  }
+  free(im->own);
+  free(im);
+  memset(s, 0, sizeof *s);
+}

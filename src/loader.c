@@ -1,0 +1,157 @@
+/* loader: the training split held once per node (global sampling) or as this rank's shard
+ * (shard sampling), and batch assembly from it. Layer 5: dataset for reads and row checks,
+ * dist for agreement and node-shared memory; no MPI_* or HDF5 calls of its own. */
+#include "nnmpi/loader.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnmpi/status.h"
+
+void nn_shard_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi) {
+  assert(n >= 0 && world > 0 && rank >= 0 && rank < world);
+  /* floor(r*n/W) = r*(n/W) + floor(r*(n%W)/W), without overflow of r*n. */
+  int64_t q = n / world, m = n % world;
+  *lo = rank * q + rank * m / world;
+  *hi = (rank + 1) * q + (rank + 1) * m / world;
+}
+
+/* Block layout for `rows` rows: X first, labels or targets from *lab_off (64-byte aligned). */
+static int layout(const nn_split_info *in, int64_t rows, size_t *lab_off, size_t *total) {
+  size_t xrow = (size_t)in->d * (in->xtype == NN_DTYPE_U8 ? 1 : sizeof(float));
+  size_t lrow = in->has_labels ? sizeof(int32_t) : (size_t)in->k * sizeof(float);
+  if (rows < 0 || (uint64_t)rows > (SIZE_MAX / 2) / (xrow + lrow))
+    return NN_FAIL(NN_ENOMEM, "%lld rows of %zu bytes do not fit in memory", (long long)rows, xrow + lrow);
+  *lab_off = ((size_t)rows * xrow + 63) / 64 * 64;
+  *total = *lab_off + (size_t)rows * lrow;
+  return NN_OK;
+}
+
+/* Sets X/y/Y to the block at base, laid out for rows_held rows. */
+static void point(nn_loader *ld, unsigned char *base, size_t lab_off) {
+  ld->X = base;
+  ld->y = ld->info.has_labels ? (const int32_t *)(base + lab_off) : NULL;
+  ld->Y = ld->info.has_labels ? NULL : (const float *)(base + lab_off);
+}
+
+/* Rows [lo, hi) (global) into the held block, then checks them. */
+static int read_part(const nn_loader *ld, const char *path, const char *group, int64_t lo, int64_t hi) {
+  const nn_split_info *in = &ld->info;
+  int64_t at = lo - ld->first_row;
+  size_t xrow = (size_t)in->d * (in->xtype == NN_DTYPE_U8 ? 1 : sizeof(float));
+  void *X = (unsigned char *)ld->X + (size_t)at * xrow;
+  int32_t *y = ld->y ? (int32_t *)ld->y + at : NULL;
+  float *Y = ld->Y ? (float *)ld->Y + (size_t)at * (size_t)in->k : NULL;
+  int rc = nn_dataset_read_rows(path, group, in, lo, hi - lo, X, y, Y);
+  return rc ? rc : nn_dataset_check_rows(path, group, in, lo, hi - lo, X, y, Y);
+}
+
+/* NN_EDATA unless this rank probed the same shape as rank 0 (a different file would make the
+ * ranks of a node fill one block with different layouts). Collective. */
+static int same_shape(const nn_split_info *mine, const char *path, const char *group) {
+  nn_split_info r0 = *mine;
+  int rc = nn_dist_bcast(&r0, sizeof r0, 0);
+  if (rc) return rc;
+  if (r0.n == mine->n && r0.d == mine->d && r0.xtype == mine->xtype && r0.has_labels == mine->has_labels &&
+      r0.k == mine->k && r0.num_classes == mine->num_classes)
+    return NN_OK;
+  return NN_FAIL(NN_EDATA, "%s:%s: this rank sees %lld rows x %d columns (%s, %s %d), rank 0 sees "
+                 "%lld x %d (%s, %s %d); every rank must read the same split", path, group,
+                 (long long)mine->n, mine->d, mine->xtype == NN_DTYPE_U8 ? "uint8" : "float32",
+                 mine->has_labels ? "classes" : "targets", mine->has_labels ? mine->num_classes : mine->k,
+                 (long long)r0.n, r0.d, r0.xtype == NN_DTYPE_U8 ? "uint8" : "float32",
+                 r0.has_labels ? "classes" : "targets", r0.has_labels ? r0.num_classes : r0.k);
+}
+
+int nn_loader_open(nn_loader *ld, const char *path, const char *group, nn_sampling mode,
+                   int ranks_per_node) {
+  memset(ld, 0, sizeof *ld);
+  ld->mode = mode;
+  int rc = mode != NN_SAMPLING_GLOBAL && mode != NN_SAMPLING_SHARD
+               ? NN_FAIL(NN_EINVAL, "loader: unknown sampling mode %d", (int)mode)
+           : ranks_per_node < 0
+               ? NN_FAIL(NN_EINVAL, "loader: ranks_per_node %d, expected >= 0", ranks_per_node)
+               : nn_dataset_probe(path, group, &ld->info);
+  if ((rc = nn_dist_agree(rc)) || (rc = nn_dist_agree(same_shape(&ld->info, path, group))))
+    goto out_fail;
+
+  int64_t n = ld->info.n, lo = 0, hi = n; /* rows this rank reads */
+  ld->rows_held = n;
+  if (mode == NN_SAMPLING_SHARD) {
+    nn_shard_range(n, nn_dist_rank(), nn_dist_size(), &lo, &hi);
+    ld->first_row = lo;
+    ld->rows_held = hi - lo;
+  }
+  size_t lab_off = 0, total = 0;
+  if ((rc = nn_dist_agree(layout(&ld->info, ld->rows_held, &lab_off, &total)))) goto out_fail;
+
+  if (mode == NN_SAMPLING_GLOBAL) {
+    if ((rc = nn_dist_agree(nn_dist_shm_alloc(&ld->shm, total, ranks_per_node)))) goto out_fail;
+    ld->bytes_shared = ld->shm.node_rank == 0 ? total : 0;
+    point(ld, ld->shm.base, lab_off);
+    nn_shard_range(n, ld->shm.node_rank, ld->shm.node_size, &lo, &hi);
+  } else {
+    ld->mem = malloc(total ? total : 1);
+    if (!ld->mem) rc = NN_FAIL(NN_ENOMEM, "%s:%s: cannot allocate %zu bytes for rows %lld..%lld",
+                               path, group, total, (long long)lo, (long long)hi - 1);
+    else ld->bytes_private = total;
+    point(ld, ld->mem, lab_off);
+  }
+  if (rc == NN_OK && hi > lo) rc = read_part(ld, path, group, lo, hi);
+  if (mode == NN_SAMPLING_GLOBAL) { /* every node rank must reach the sync, failed or not */
+    int st = nn_dist_shm_sync(&ld->shm);
+    if (rc == NN_OK) rc = st;
+  }
+  if ((rc = nn_dist_agree(rc))) goto out_fail;
+  return NN_OK;
+
+out_fail:
+  nn_loader_close(ld);
+  return rc;
+}
+
+int nn_loader_open_memory(nn_loader *ld, const char *name, const nn_split_info *info,
+                          const void *X, const int32_t *y, const float *Y, nn_sampling mode) {
+  memset(ld, 0, sizeof *ld);
+  ld->mode = mode;
+  int rc = NN_OK;
+  if (mode != NN_SAMPLING_GLOBAL && mode != NN_SAMPLING_SHARD)
+    rc = NN_FAIL(NN_EINVAL, "%s: unknown sampling mode %d", name, (int)mode);
+  else if (!X || info->n <= 0 || info->d <= 0 || (info->has_labels ? !y || Y : !Y || y || info->k <= 0))
+    rc = NN_FAIL(NN_EINVAL, "%s: %lld rows x %d columns with %s; expected rows > 0, columns > 0, "
+                 "X and exactly the %s array", name, (long long)info->n, info->d,
+                 y && Y ? "both y and Y" : y ? "y" : Y ? "Y" : "neither y nor Y",
+                 info->has_labels ? "y" : "Y (k > 0)");
+  if (rc == NN_OK) {
+    ld->info = *info;
+    int64_t lo = 0, hi = info->n;
+    if (mode == NN_SAMPLING_SHARD) nn_shard_range(info->n, nn_dist_rank(), nn_dist_size(), &lo, &hi);
+    size_t xrow = (size_t)info->d * (info->xtype == NN_DTYPE_U8 ? 1 : sizeof(float));
+    ld->first_row = lo;
+    ld->rows_held = hi - lo;
+    ld->X = (const unsigned char *)X + (size_t)lo * xrow;
+    ld->y = y ? y + lo : NULL;
+    ld->Y = Y ? Y + (size_t)lo * (size_t)info->k : NULL;
+    if (hi > lo) rc = nn_dataset_check_rows(name, "", info, lo, hi - lo, ld->X, ld->y, ld->Y);
+  }
+  if ((rc = nn_dist_agree(rc))) nn_loader_close(ld);
+  return rc;
+}
+
+void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, float *out_X,
+                      int32_t *out_y, float *out_Y) {
+  nn_dataset_gather(&ld->info, ld->X, ld->y, ld->Y, rows, n, out_X, out_y, out_Y);
+}
+
+void nn_loader_memory(const nn_loader *ld, size_t *private_bytes, size_t *shared_bytes) {
+  if (private_bytes) *private_bytes = ld->bytes_private;
+  if (shared_bytes) *shared_bytes = ld->bytes_shared;
+}
+
+void nn_loader_close(nn_loader *ld) {
+  if (!ld) return;
+  nn_dist_shm_free(&ld->shm);
+  free(ld->mem);
+  memset(ld, 0, sizeof *ld);
+}

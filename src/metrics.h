@@ -1,0 +1,57 @@
+/* metrics: what a training run reports — progress lines or a bar on rank 0's terminal, a
+ * JSON-lines metrics file in the run directory, and the end-of-run time split with
+ * min/mean/max over ranks. Layer 5 (private to the trainer): uses dist for the summary. */
+#ifndef NNMPI_METRICS_H
+#define NNMPI_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nnmpi/checkpoint.h"
+#include "nnmpi/config.h"
+#include "nnmpi/loader.h"
+#include "nnmpi/trainer.h"
+
+enum { NN_T_DATA, NN_T_FORWARD, NN_T_BACKWARD, NN_T_REDUCE, NN_T_OPTIM, NN_T_EVAL, NN_T_CKPT, NN_T_COUNT };
+
+typedef struct nn_timers {
+  double t[NN_T_COUNT]; /* seconds per phase on this rank */
+  int64_t steps;        /* steps timed */
+  int n_ckpt;           /* checkpoints written (for the mean checkpoint time) */
+} nn_timers;
+
+typedef struct nn_metrics {
+  FILE *log;            /* rank 0's terminal or stream; NULL = silent */
+  FILE *jsonl;          /* <run_dir>/metrics.jsonl (rank 0); NULL elsewhere */
+  bool tty;
+  int every;            /* log.every_steps */
+  int epochs;
+  double t_last;        /* time of the last progress output */
+  int64_t samples_last; /* samples at t_last */
+  int64_t samples_start;/* samples when this run started (resume) */
+  double loss_sum;      /* losses since the last output */
+  double acc_sum;
+  int n_sum;
+  double epoch_t0;
+} nn_metrics;
+
+/* Opens <run_dir>/metrics.jsonl for appending (rank 0: run_dir non-NULL). NN_EIO. */
+int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, const char *run_dir);
+void nn_metrics_close(nn_metrics *m);
+
+void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train, const nn_loader *eval,
+                      const nn_net *net, const char *resumed_from, const nn_ckpt_progress *p,
+                      int64_t steps_per_epoch, const char *ckpt_dir);
+void nn_metrics_epoch_begin(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per_epoch);
+/* acc < 0: regression (no accuracy). */
+void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per_epoch, double loss, double acc,
+                     float lr, int64_t rows);
+void nn_metrics_eval(nn_metrics *m, const nn_ckpt_progress *p, const nn_eval_result *e, bool labels);
+void nn_metrics_checkpoint(nn_metrics *m, const char *path, const nn_ckpt_progress *p, double seconds);
+void nn_metrics_stopped(nn_metrics *m, const nn_ckpt_progress *p, const char *ckpt);
+void nn_metrics_warn(nn_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Collective: reduces the timers over ranks and prints the run summary (rank 0). */
+void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timers *tm, double wall);
+
+#endif

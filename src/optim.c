@@ -1,0 +1,132 @@
+/* optim: SGD, momentum, Nesterov, Adam, AdamW, weight decay, gradient clipping and the
+ * learning-rate schedule, over flat float arrays. Layer 3: libc, status, config (struct only).
+ * The optimiser state (velocity, or m | v) is one allocation; with o->t it is all a resume needs. */
+#include "nnmpi/optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "nnmpi/status.h"
+
+const char *nn_optim_state_name(nn_opt_kind kind, int i) {
+  switch (kind) {
+  case NN_OPT_MOMENTUM:
+  case NN_OPT_NESTEROV: return i == 0 ? "velocity" : NULL;
+  case NN_OPT_ADAM:
+  case NN_OPT_ADAMW: return i == 0 ? "m" : i == 1 ? "v" : NULL;
+  default: return NULL;
+  }
+}
+
+int nn_optim_init(nn_optim *o, const nn_config *c, size_t n) {
+  const nn_opt_kind k = c->optim.name;
+  *o = (nn_optim){.kind = k, .momentum = c->optim.momentum, .beta1 = c->optim.beta1,
+                  .beta2 = c->optim.beta2, .eps = c->optim.eps,
+                  .weight_decay = c->optim.weight_decay, .clip_norm = c->optim.clip_norm, .n = n};
+  switch (k) {
+  case NN_OPT_SGD: o->n_state = 0; break;
+  case NN_OPT_MOMENTUM:
+  case NN_OPT_NESTEROV: o->n_state = 1; break;
+  case NN_OPT_ADAM:
+  case NN_OPT_ADAMW: o->n_state = 2; break;
+  default: return NN_FAIL(NN_EINVAL, "optim.name: unknown optimiser kind %d, expected 0..4", (int)k);
+  }
+  if (o->n_state == 0) return NN_OK;
+  const size_t count = (size_t)o->n_state * n;
+  o->state = calloc(count ? count : 1, sizeof(float));
+  if (!o->state)
+    return NN_FAIL(NN_ENOMEM, "optimiser state: cannot allocate %zu floats (%d x %zu parameters)",
+                   count, o->n_state, n);
+  return NN_OK;
+}
+
+void nn_optim_free(nn_optim *o) {
+  if (!o) return;
+  free(o->state);
+  o->state = NULL;
+  o->n_state = 0;
+}
+
+double nn_grad_norm(const float *g, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+  return sqrt(s);
+}
+
+double nn_clip_grad_norm(float *g, size_t n, float max_norm) {
+  const double norm = nn_grad_norm(g, n);
+  if (max_norm > 0.0f && norm > max_norm) {
+    const float scale = (float)(max_norm / norm);
+    for (size_t i = 0; i < n; i++) g[i] *= scale;
+  }
+  return norm;
+}
+
+/* Per element, with lr the learning rate, wd = weight_decay, mu = momentum, t = step count
+ * after increment (1 on the first step). Clipping is the caller's (g is const here).
+ *   L2 (all but adamw):  g' = g + wd*p
+ *   sgd:        p -= lr*g'
+ *   momentum:   v = mu*v + g';  p -= lr*v
+ *   nesterov:   v = mu*v + g';  p -= lr*(g' + mu*v)                       (PyTorch)
+ *   adam:       m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;
+ *               p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
+ *   adamw:      p -= lr*wd*p (decoupled, on the old p), then the adam update with g' = g (PyTorch) */
+void nn_optim_step(nn_optim *o, float *params, const float *g, float lr) {
+  const size_t n = o->n;
+  const float wd = o->weight_decay, mu = o->momentum, b1 = o->beta1, b2 = o->beta2;
+  const float l2 = o->kind == NN_OPT_ADAMW ? 0.0f : wd;
+  float *v = o->state;
+  o->t++;
+  switch (o->kind) {
+  case NN_OPT_SGD:
+    for (size_t i = 0; i < n; i++) params[i] -= lr * (g[i] + l2 * params[i]);
+    break;
+  case NN_OPT_MOMENTUM:
+  case NN_OPT_NESTEROV:
+    for (size_t i = 0; i < n; i++) {
+      const float gi = g[i] + l2 * params[i];
+      v[i] = mu * v[i] + gi;
+      params[i] -= lr * (o->kind == NN_OPT_NESTEROV ? gi + mu * v[i] : v[i]);
+    }
+    break;
+  case NN_OPT_ADAM:
+  case NN_OPT_ADAMW: {
+    float *m = o->state, *s = o->state + n;
+    const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
+    const float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
+    const float decay = o->kind == NN_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
+    for (size_t i = 0; i < n; i++) {
+      const float gi = g[i] + l2 * params[i];
+      m[i] = b1 * m[i] + (1.0f - b1) * gi;
+      s[i] = b2 * s[i] + (1.0f - b2) * gi * gi;
+      /* sqrt(v_hat) = sqrt(v)/sqrt(bc2); lr*m_hat = step*m */
+      params[i] = params[i] * decay - step * m[i] / (sqrtf(s[i]) * rbc2 + o->eps);
+    }
+    break;
+  }
+  }
+}
+
+/* lr(step): warmup  lr*(step+1)/W                         for step < W
+ *           then, with s = step - W:
+ *           constant  lr
+ *           step      lr * gamma^floor(s/step_size)
+ *           cosine    min_lr + (lr-min_lr)/2 * (1 + cos(pi * min(s,S)/S)),  S = max(1, total-W) */
+float nn_lr_at(const nn_config *c, int64_t step, int64_t total_steps) {
+  const double lr = c->optim.lr;
+  const int64_t w = c->optim.warmup_steps > 0 ? c->optim.warmup_steps : 0;
+  if (step < 0) step = 0;
+  if (step < w) return (float)(lr * (double)(step + 1) / (double)w);
+  const int64_t s = step - w;
+  switch (c->optim.schedule) {
+  case NN_SCHED_STEP:
+    if (c->optim.step_size <= 0) return (float)lr;
+    return (float)(lr * pow(c->optim.gamma, (double)(s / c->optim.step_size)));
+  case NN_SCHED_COSINE: {
+    const int64_t big_s = total_steps - w > 1 ? total_steps - w : 1;
+    const double frac = (double)(s < big_s ? s : big_s) / (double)big_s, lo = c->optim.min_lr;
+    return (float)(lo + 0.5 * (lr - lo) * (1.0 + cos(3.14159265358979323846 * frac)));
+  }
+  default: return (float)lr;
+  }
+}

@@ -1,0 +1,397 @@
+/* test_dataset: reading, validating and writing nnmpi dataset files (src/dataset.c,
+ * src/dataset_write.c): round trips, h5py-style files, every validation error with its message,
+ * truncated and byte-flipped files. */
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nnmpi/dataset.h"
+#include "nnmpi/dataset_write.h"
+#include "nnmpi/status.h"
+#include "testutil.h"
+
+static char dir[256];
+
+static const char *tmp(const char *name) {
+  static char buf[4][512];
+  static int i;
+  i = (i + 1) % 4;
+  snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
+  return buf[i];
+}
+
+static int setup(void **state) {
+  (void)state;
+  tu_mkdtemp(dir, sizeof dir);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  tu_rmtree(dir);
+  return 0;
+}
+
+/* Writes obj (e.g. "/train/X") into path as a plain contiguous dataset, like h5py would. */
+static void h5_put(const char *path, const char *obj, hid_t type, int rank, hsize_t d0, hsize_t d1, const void *data) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = access(path, F_OK) == 0 ? H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT)
+                                     : H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(f >= 0);
+  hsize_t dims[2] = {d0, d1};
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t s = H5Screate_simple(rank, dims, NULL), d = H5Dcreate2(f, obj, type, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(d >= 0);
+  if (d0 * (rank == 2 ? d1 : 1) > 0) assert_true(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+  H5Dclose(d), H5Sclose(s), H5Pclose(lcpl), H5Fclose(f);
+}
+
+/* Sets a root attribute: string when s is non-NULL, else the int v. */
+static void h5_root_attr(const char *path, const char *name, const char *s, int v) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), sp = H5Screate(H5S_SCALAR), t = H5Tcopy(s ? H5T_C_S1 : H5T_NATIVE_INT);
+  assert_true(f >= 0);
+  if (s) H5Tset_size(t, strlen(s) + 1);
+  if (H5Aexists(f, name) > 0) H5Adelete(f, name);
+  hid_t a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(H5Awrite(a, t, s ? (const void *)s : (const void *)&v) >= 0);
+  H5Aclose(a), H5Tclose(t), H5Sclose(sp), H5Fclose(f);
+}
+
+/* A small valid h5py-style split: X (10, 3) float32, y (10) int32. */
+static void plain_split(const char *path, const char *group) {
+  float X[30];
+  int32_t y[10];
+  char obj[64];
+  for (int i = 0; i < 30; i++) X[i] = (float)i * 0.5f;
+  for (int i = 0; i < 10; i++) y[i] = i % 3;
+  snprintf(obj, sizeof obj, "%s/X", group);
+  h5_put(path, obj, H5T_NATIVE_FLOAT, 2, 10, 3, X);
+  snprintf(obj, sizeof obj, "%s/y", group);
+  h5_put(path, obj, H5T_NATIVE_INT32, 1, 10, 0, y);
+}
+
+static void expect_probe_error(const char *path, const char *group, const char *needle) {
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(path, group, &in), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), needle);
+}
+
+static void test_parse_spec(void **state) {
+  (void)state;
+  char p[64], g[32];
+  assert_int_equal(nn_dataset_parse_spec("data/a.h5:/test", "/train", p, sizeof p, g, sizeof g), NN_OK);
+  assert_string_equal(p, "data/a.h5"), assert_string_equal(g, "/test");
+  assert_int_equal(nn_dataset_parse_spec("a.h5", "/train", p, sizeof p, g, sizeof g), NN_OK);
+  assert_string_equal(p, "a.h5"), assert_string_equal(g, "/train");
+  assert_int_equal(nn_dataset_parse_spec("c:/x/a.h5:/val/sub", "/train", p, sizeof p, g, sizeof g), NN_OK);
+  assert_string_equal(p, "c:/x/a.h5"), assert_string_equal(g, "/val/sub");
+  assert_int_equal(nn_dataset_parse_spec(":/train", "/train", p, sizeof p, g, sizeof g), NN_EINVAL);
+  tu_assert_contains(nn_errmsg(), "no file name");
+  assert_int_equal(nn_dataset_parse_spec("a.h5:/averyveryveryveryveryverylonggroupname", "/t", p, sizeof p, g, sizeof g), NN_EINVAL);
+}
+
+/* Writes /train: X (n, 5) uint8, y = i % 7 in uneven blocks, with attributes. */
+static void write_u8(const char *path, int n) {
+  hid_t f;
+  bool created;
+  nn_split_writer w;
+  uint8_t X[97 * 5];
+  int32_t y[97];
+  assert_int_equal(nn_dataset_create(path, false, &f, &created), NN_OK);
+  assert_true(created);
+  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/train", NN_DTYPE_U8, 5, 0.5f, -1.0f, 0), NN_OK);
+  for (int r = 0; r < n; r += 97) {
+    int m = n - r < 97 ? n - r : 97;
+    for (int i = 0; i < m * 5; i++) X[i] = (uint8_t)((r * 5 + i) * 7 % 256);
+    for (int i = 0; i < m; i++) y[i] = (r + i) % 7;
+    assert_int_equal(nn_dataset_split_append(&w, m, X, y, NULL), NN_OK);
+  }
+  assert_int_equal(nn_dataset_split_end(&w, true), NN_OK);
+  nn_dataset_meta meta = {7, "a,b,c,d,e,f,g", "unit test"};
+  assert_int_equal(nn_dataset_close(f, path, &meta), NN_OK);
+}
+
+static void test_round_trip_u8(void **state) {
+  (void)state;
+  const char *path = tmp("u8.h5");
+  write_u8(path, 1000);
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
+  assert_int_equal(in.n, 1000), assert_int_equal(in.d, 5), assert_int_equal(in.xtype, NN_DTYPE_U8);
+  assert_true(in.has_labels), assert_int_equal(in.k, 0), assert_int_equal(in.num_classes, 7);
+  assert_true(in.scale == 0.5f && in.offset == -1.0f);
+  uint8_t X[300 * 5];
+  int32_t y[300];
+  assert_int_equal(nn_dataset_read_rows(path, "/train", &in, 650, 300, X, y, NULL), NN_OK);
+  for (int i = 0; i < 300 * 5; i++) assert_int_equal(X[i], (uint8_t)((650 * 5 + i) * 7 % 256));
+  for (int i = 0; i < 300; i++) assert_int_equal(y[i], (650 + i) % 7);
+  assert_int_equal(nn_dataset_check_rows(path, "/train", &in, 650, 300, X, y, NULL), NN_OK);
+  /* gather converts uint8 with scale/offset */
+  uint32_t rows[3] = {299, 0, 17};
+  float out[15];
+  int32_t oy[3];
+  nn_dataset_gather(&in, X, y, NULL, rows, 3, out, oy, NULL);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(oy[i], y[rows[i]]);
+    for (int j = 0; j < 5; j++) assert_true(out[i * 5 + j] == (float)X[rows[i] * 5 + j] * 0.5f - 1.0f);
+  }
+  assert_int_equal(nn_dataset_read_rows(path, "/train", &in, 900, 101, X, y, NULL), NN_EINVAL);
+  tu_assert_contains(nn_errmsg(), "rows [900, 1001) outside 0..1000");
+  /* root attributes as documented */
+  hid_t f;
+  char s[64];
+  long long v;
+  assert_int_equal(nn_h5_open_ro(path, &f), NN_OK);
+  assert_int_equal(nn_h5_attr_str(f, "format", s, sizeof s), 1), assert_string_equal(s, "nnmpi-dataset");
+  assert_int_equal(nn_h5_attr_int(f, "format_version", &v), 1), assert_int_equal(v, 1);
+  assert_int_equal(nn_h5_attr_str(f, "class_names", s, sizeof s), 1), assert_string_equal(s, "a,b,c,d,e,f,g");
+  H5Fclose(f);
+}
+
+static void test_round_trip_regression(void **state) {
+  (void)state;
+  const char *path = tmp("reg.h5");
+  hid_t f;
+  bool created;
+  nn_split_writer w;
+  float X[40 * 3], Y[40 * 2];
+  for (int i = 0; i < 120; i++) X[i] = sinf((float)i);
+  for (int i = 0; i < 80; i++) Y[i] = cosf((float)i);
+  assert_int_equal(nn_dataset_create(path, false, &f, &created), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/val", NN_DTYPE_F32, 3, 1, 0, 2), NN_OK);
+  assert_int_equal(nn_dataset_split_append(&w, 40, X, NULL, Y), NN_OK);
+  assert_int_equal(nn_dataset_split_end(&w, true), NN_OK);
+  assert_int_equal(nn_dataset_close(f, path, &(nn_dataset_meta){0, NULL, NULL}), NN_OK);
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(path, "/val", &in), NN_OK);
+  assert_false(in.has_labels), assert_int_equal(in.k, 2), assert_int_equal(in.xtype, NN_DTYPE_F32);
+  float X2[120], Y2[80], gx[6], gy[4];
+  assert_int_equal(nn_dataset_read_rows(path, "/val", &in, 0, 40, X2, NULL, Y2), NN_OK);
+  assert_memory_equal(X, X2, sizeof X), assert_memory_equal(Y, Y2, sizeof Y);
+  nn_dataset_gather(&in, X2, NULL, Y2, (uint32_t[]){39, 1}, 2, gx, NULL, gy);
+  assert_memory_equal(gx, X + 39 * 3, 12), assert_memory_equal(gy + 2, Y + 2, 8);
+  Y2[5] = INFINITY;
+  assert_int_equal(nn_dataset_check_rows(path, "/val", &in, 100, 40, X2, NULL, Y2), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "/val/Y: value inf at row 102, column 1");
+}
+
+static void test_writer_errors(void **state) {
+  (void)state;
+  const char *path = tmp("w.h5");
+  write_u8(path, 10);
+  hid_t f;
+  bool created;
+  nn_split_writer w;
+  assert_int_equal(nn_dataset_create(path, true, &f, &created), NN_OK);
+  assert_false(created);
+  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/train", NN_DTYPE_F32, 2, 1, 0, 0), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "/train already exists");
+  assert_int_equal(nn_dataset_split_end(&w, false), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/empty", NN_DTYPE_F32, 2, 1, 0, 0), NN_OK);
+  assert_int_equal(nn_dataset_split_end(&w, true), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "/empty: no rows to write");
+  assert_false(H5Lexists(f, "/empty", H5P_DEFAULT) > 0); /* unlinked */
+  assert_int_equal(nn_dataset_close(f, path, &(nn_dataset_meta){7, "x,y", NULL}), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "2 class names given (\"x,y\"), expected num_classes = 7");
+  assert_int_equal(nn_dataset_create(path, true, &f, &created), NN_OK);
+  assert_int_equal(nn_dataset_close(f, path, &(nn_dataset_meta){7, "a,b,c,d,e,f,h", NULL}), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "differ from the file's class_names \"a,b,c,d,e,f,g\"");
+  /* the existing split is still intact */
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
+  assert_int_equal(in.n, 10);
+  /* appending to a checkpoint is refused */
+  const char *ck = tmp("ck.h5");
+  plain_split(ck, "/train");
+  h5_root_attr(ck, "format", "nnmpi-checkpoint", 0);
+  assert_int_equal(nn_dataset_create(ck, true, &f, &created), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "cannot append: root attribute format is \"nnmpi-checkpoint\"");
+}
+
+static void test_h5py_style(void **state) {
+  (void)state;
+  const char *a = tmp("plain.h5"), *b = tmp("f64.h5");
+  plain_split(a, "/train");
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(a, "/train", &in), NN_OK);
+  assert_int_equal(in.n, 10), assert_int_equal(in.d, 3), assert_int_equal(in.num_classes, 0);
+  assert_true(in.scale == 1.0f && in.offset == 0.0f);
+  /* float64 X and int64 y are converted on read */
+  double X[8] = {1, 2, 3, 4, 5, 6, 7, 8.5};
+  int64_t y[4] = {0, 3, 2, 1};
+  h5_put(b, "/train/X", H5T_NATIVE_DOUBLE, 2, 4, 2, X);
+  h5_put(b, "/train/y", H5T_NATIVE_INT64, 1, 4, 0, y);
+  assert_int_equal(nn_dataset_probe(b, "/train", &in), NN_OK);
+  assert_int_equal(in.xtype, NN_DTYPE_F32);
+  float x2[8];
+  int32_t y2[4];
+  assert_int_equal(nn_dataset_read_rows(b, "/train", &in, 0, 4, x2, y2, NULL), NN_OK);
+  assert_true(x2[7] == 8.5f), assert_int_equal(y2[1], 3);
+  /* uint8 X without scale/offset: 1 and 0 */
+  uint8_t u[6] = {1, 2, 3, 4, 5, 6};
+  h5_put(b, "/u/X", H5T_NATIVE_UINT8, 2, 3, 2, u);
+  h5_put(b, "/u/y", H5T_NATIVE_INT32, 1, 3, 0, (int32_t[]){0, 1, 0});
+  assert_int_equal(nn_dataset_probe(b, "/u", &in), NN_OK);
+  assert_int_equal(in.xtype, NN_DTYPE_U8), assert_true(in.scale == 1.0f);
+}
+
+static void test_validation_errors(void **state) {
+  (void)state;
+  nn_split_info in;
+  expect_probe_error(tmp("nope.h5"), "/train", "nope.h5: cannot open dataset file: No such file or directory");
+  tu_write_file(tmp("text.h5"), "just text\n", (size_t)-1);
+  expect_probe_error(tmp("text.h5"), "/train", "text.h5: not an HDF5 file");
+
+  const char *p = tmp("v.h5");
+  plain_split(p, "/train");
+  expect_probe_error(p, "/val", "v.h5: no group /val (groups in the file: /train)");
+  expect_probe_error(p, "/train/deeper", "no group /train/deeper");
+  expect_probe_error(p, "/train/X", "v.h5:/train/X: not a group");
+
+  float X[6] = {0};
+  int32_t y[3] = {0};
+  h5_put(p, "/noX/y", H5T_NATIVE_INT32, 1, 3, 0, y);
+  expect_probe_error(p, "/noX", "v.h5:/noX/X: missing, expected a dataset X (N, D) of float32 or uint8");
+  h5_put(p, "/noy/X", H5T_NATIVE_FLOAT, 2, 3, 2, X);
+  expect_probe_error(p, "/noy", "v.h5:/noy: missing y (N) int32 labels or Y (N, K) float32 targets");
+  h5_put(p, "/rank/X", H5T_NATIVE_FLOAT, 1, 6, 0, X);
+  expect_probe_error(p, "/rank", "v.h5:/rank/X: rank 1, expected 2 (N, D)");
+  h5_put(p, "/dtype/X", H5T_NATIVE_INT32, 2, 3, 2, X);
+  expect_probe_error(p, "/dtype", "v.h5:/dtype/X: dtype int32, expected float32 or uint8");
+  h5_put(p, "/ydtype/X", H5T_NATIVE_FLOAT, 2, 3, 2, X);
+  h5_put(p, "/ydtype/y", H5T_NATIVE_FLOAT, 1, 3, 0, X);
+  expect_probe_error(p, "/ydtype", "v.h5:/ydtype/y: dtype float32, expected int32");
+  h5_put(p, "/yrank/X", H5T_NATIVE_FLOAT, 2, 3, 2, X);
+  h5_put(p, "/yrank/Y", H5T_NATIVE_FLOAT, 1, 3, 0, X);
+  expect_probe_error(p, "/yrank", "v.h5:/yrank/Y: rank 1, expected 2 (N, K)");
+  h5_put(p, "/rows/X", H5T_NATIVE_FLOAT, 2, 3, 2, X);
+  h5_put(p, "/rows/y", H5T_NATIVE_INT32, 1, 2, 0, y);
+  expect_probe_error(p, "/rows", "v.h5:/rows/y: 2 rows but X has 3");
+  h5_put(p, "/zero/X", H5T_NATIVE_FLOAT, 2, 0, 2, X);
+  h5_put(p, "/zero/y", H5T_NATIVE_INT32, 1, 0, 0, y);
+  expect_probe_error(p, "/zero", "v.h5:/zero/X: 0 rows, expected at least 1");
+
+  /* labels: >= 0 without num_classes, 0..K-1 with it */
+  assert_int_equal(nn_dataset_probe(p, "/train", &in), NN_OK);
+  int32_t lab[4] = {0, 1, -1, 2};
+  float xs[12] = {0};
+  assert_int_equal(nn_dataset_check_rows(p, "/train", &in, 40, 4, xs, lab, NULL), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "v.h5:/train/y: label -1 at row 42, expected >= 0");
+  h5_root_attr(p, "num_classes", NULL, 2);
+  assert_int_equal(nn_dataset_probe(p, "/train", &in), NN_OK);
+  assert_int_equal(in.num_classes, 2);
+  lab[2] = 1;
+  assert_int_equal(nn_dataset_check_rows(p, "/train", &in, 40211, 4, xs, lab, NULL), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "v.h5:/train/y: label 2 at row 40214, expected 0..1");
+  lab[3] = 0;
+  assert_int_equal(nn_dataset_check_rows(p, "/train", &in, 0, 4, xs, lab, NULL), NN_OK);
+  xs[7] = NAN;
+  assert_int_equal(nn_dataset_check_rows(p, "/train", &in, 0, 4, xs, lab, NULL), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "v.h5:/train/X: value nan at row 2, column 1, expected a finite number");
+  xs[7] = -INFINITY;
+  assert_int_equal(nn_dataset_check_rows(p, "/train", &in, 0, 4, xs, lab, NULL), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "value -inf at row 2");
+
+  h5_root_attr(p, "format", "nnmpi-checkpoint", 0);
+  expect_probe_error(p, "/train", "v.h5: root attribute format is \"nnmpi-checkpoint\", expected \"nnmpi-dataset\" (this is a checkpoint");
+  h5_root_attr(p, "format", "nnmpi-dataset", 0);
+  h5_root_attr(p, "format_version", NULL, 2);
+  expect_probe_error(p, "/train", "v.h5: format_version 2 is not supported, this nnmpi reads version 1");
+  h5_root_attr(p, "format_version", NULL, 1);
+  h5_root_attr(p, "num_classes", NULL, -3);
+  expect_probe_error(p, "/train", "v.h5: root attribute num_classes is not an integer in 0..");
+  h5_root_attr(p, "num_classes", "ten", 0);
+  expect_probe_error(p, "/train", "root attribute num_classes is not an integer");
+}
+
+/* Copies src to dst keeping the first len bytes, with byte at flip (if >= 0) inverted. */
+static void damaged_copy(const char *src, const char *dst, size_t len, long flip) {
+  size_t n;
+  char *buf = tu_read_file(src, &n);
+  if (len > n) len = n;
+  if (flip >= 0 && (size_t)flip < len) buf[flip] = (char)~buf[flip];
+  tu_write_file(dst, buf, len);
+  free(buf);
+}
+
+/* Opens, probes and reads all of /train; never crashes; returns the status. */
+static int read_all(const char *path) {
+  nn_split_info in;
+  int rc = nn_dataset_probe(path, "/train", &in);
+  if (rc) return rc;
+  uint8_t *X = malloc((size_t)in.n * in.d);
+  int32_t *y = malloc((size_t)in.n * sizeof *y);
+  rc = nn_dataset_read_rows(path, "/train", &in, 0, in.n, X, y, NULL);
+  if (!rc) rc = nn_dataset_check_rows(path, "/train", &in, 0, in.n, X, y, NULL);
+  free(X), free(y);
+  return rc;
+}
+
+static void test_truncated_and_flipped(void **state) {
+  (void)state;
+  const char *good = tmp("good.h5"), *bad = tmp("bad.h5");
+  write_u8(good, 3000);
+  size_t size;
+  free(tu_read_file(good, &size));
+  assert_int_equal(read_all(good), NN_OK);
+
+  damaged_copy(good, bad, size / 2, -1);
+  assert_int_equal(read_all(bad), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "bad.h5: cannot open HDF5 file: truncated file");
+
+  /* a flipped byte inside a chunk of X: caught by Fletcher32, named in the message */
+  hid_t f = H5Fopen(good, H5F_ACC_RDONLY, H5P_DEFAULT), d = H5Dopen2(f, "/train/X", H5P_DEFAULT);
+  hsize_t off[2];
+  unsigned mask;
+  haddr_t addr;
+  hsize_t csize;
+  hid_t sp = H5Dget_space(d);
+  assert_true(H5Dget_chunk_info(d, sp, 0, off, &mask, &addr, &csize) >= 0);
+  H5Sclose(sp), H5Dclose(d), H5Fclose(f);
+  damaged_copy(good, bad, size, (long)(addr + csize / 2));
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(bad, "/train", &in), NN_OK); /* metadata intact */
+  assert_int_equal(read_all(bad), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "bad.h5:/train/X: reading rows [0, 3000) failed");
+  tu_assert_contains(nn_errmsg(), "Fletcher32");
+
+  /* many cuts and flips anywhere: a clear error or (flip in unused bytes) success, no crash */
+  int errors = 0;
+  for (int i = 1; i < 40; i++) {
+    damaged_copy(good, bad, size * (size_t)i / 40, -1);
+    assert_int_equal(read_all(bad), NN_EDATA);
+    assert_true(strstr(nn_errmsg(), "bad.h5") != NULL);
+  }
+  for (long pos = 0; pos < (long)size; pos += 7 + pos / 50) {
+    damaged_copy(good, bad, size, pos);
+    int rc = read_all(bad);
+    assert_true(rc == NN_OK || rc == NN_EDATA);
+    if (rc) errors++, assert_true(strstr(nn_errmsg(), "bad.h5") != NULL);
+  }
+  assert_true(errors > 0);
+}
+
+static void test_hdf5_version(void **state) {
+  (void)state;
+  char buf[64];
+  nn_dataset_hdf5_version(buf, sizeof buf);
+  tu_assert_contains(buf, "HDF5: 1.");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parse_spec),
+      cmocka_unit_test(test_round_trip_u8),
+      cmocka_unit_test(test_round_trip_regression),
+      cmocka_unit_test(test_writer_errors),
+      cmocka_unit_test(test_h5py_style),
+      cmocka_unit_test(test_validation_errors),
+      cmocka_unit_test(test_truncated_and_flipped),
+      cmocka_unit_test(test_hdf5_version),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
