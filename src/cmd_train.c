@@ -19,8 +19,9 @@ static const char train_help[] =
     "Trains the model of CONFIG data-parallel on N ranks (also: plain `nnmpi train` on one rank,\n"
     "or `srun --mpi=pmix nnmpi train`). Without -c, a built-in synthetic spirals task is trained.\n"
     "\n"
-    "  -c, --config FILE   INI config (docs/config.md); rank 0 reads it and sends it to all ranks\n"
-    "  --set S.K=V         override one key, e.g. --set optim.lr=0.05 (repeatable, applied in order)\n"
+    "  -c, --config FILE   INI config (docs/config.md), read by rank 0\n"
+    "  --set S.K=V         override one key, e.g. --set optim.lr=0.05 (repeatable, applied in order);\n"
+    "                      rank 0's effective config (defaults + file + overrides) is sent to all ranks\n"
     "  --resume auto       continue from the newest checkpoint that verifies, if any (default)\n"
     "  --resume never      start fresh; refuses when the checkpoint directory holds checkpoints\n"
     "  --resume PATH       continue from that checkpoint file\n"
@@ -37,29 +38,23 @@ static void on_stop_signal(int sig) {
   stop_requested = 1;
 }
 
-/* Rank 0 reads path; every rank receives the text (NULL path: no file). */
-static int read_config_text(const char *path, char **text) {
+/* Rank 0 builds the effective config (defaults, file, --set overrides, validation) and sends
+ * its INI text; every rank parses that same text, so all run one config even when files or
+ * command lines differ between nodes. */
+static int load_config(nn_config *cfg, char **effective, const char *path, int n_sets, char **sets) {
   int rc = NN_OK;
-  *text = NULL;
-  if (!path) return NN_OK;
+  *effective = NULL;
   if (nn_dist_rank() == 0) {
-    FILE *f = fopen(path, "rb");
-    if (!f) rc = NN_FAIL(NN_ECONFIG, "%s: cannot open config file", path);
-    else {
-      size_t cap = 4096, n = 0, got;
-      *text = malloc(cap);
-      while (*text && (got = fread(*text + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap) *text = realloc(*text, cap *= 2);
-      }
-      if (!*text) rc = NN_FAIL(NN_ENOMEM, "%s: out of memory", path);
-      else if (ferror(f)) rc = NN_FAIL(NN_ECONFIG, "%s: read error", path);
-      else (*text)[n] = 0;
-      fclose(f);
-    }
+    rc = nn_cli_load_config(cfg, path, n_sets, sets);
+    if (!rc && !(*effective = nn_config_to_string(cfg))) rc = NN_FAIL(NN_ENOMEM, "config text");
   }
-  if ((rc = nn_dist_agree(rc))) return rc;
-  return nn_dist_bcast_string(text);
+  if ((rc = nn_dist_agree(rc)) || (rc = nn_dist_bcast_string(effective))) return rc;
+  if (nn_dist_rank() != 0) {
+    nn_config_defaults(cfg);
+    rc = nn_config_parse(cfg, *effective, "config from rank 0");
+    if (!rc) rc = nn_config_validate(cfg);
+  }
+  return nn_dist_agree(rc);
 }
 
 int nn_cmd_train(int argc, char **argv) {
@@ -82,15 +77,10 @@ int nn_cmd_train(int argc, char **argv) {
     else rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
   }
   if (!rc) rc = nn_dist_init(&argc, &argv);
-  char *text = NULL, *effective = NULL;
+  char *effective = NULL;
   nn_config cfg;
   nn_config_defaults(&cfg);
-  if (!rc) rc = read_config_text(cfg_path, &text);
-  /* every rank parses the same text, so every rank validates identically */
-  if (!rc && text) rc = nn_config_parse(&cfg, text, cfg_path);
-  for (int i = 0; !rc && i < n_sets; i++) rc = nn_config_set(&cfg, sets[i]);
-  if (!rc) rc = nn_config_validate(&cfg);
-  if (!rc && !(effective = nn_config_to_string(&cfg))) rc = NN_FAIL(NN_ENOMEM, "config text");
+  if (!rc) rc = load_config(&cfg, &effective, cfg_path, n_sets, sets);
   FILE *log = nn_dist_rank() == 0 ? stdout : NULL;
   if (!rc && log) {
     fprintf(log, "nnmpi train: %d rank(s), config %s%s\n", nn_dist_size(), cfg_path ? cfg_path : "(built-in defaults)",
@@ -115,7 +105,6 @@ int nn_cmd_train(int argc, char **argv) {
     if (rc == NN_ESTOPPED) NN_FAIL(NN_ESTOPPED, "checkpoint %s written at step %lld; run the same command to resume",
                                    res.last_ckpt, (long long)res.prog.step);
   }
-  free(text);
   free(effective);
   free(sets);
   return rc;

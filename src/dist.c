@@ -161,5 +161,5 @@ int nn_dist_agree(int status) {
     return NN_FAIL(NN_EINTERNAL, "MPI_Bcast failed while agreeing on a status");
   m.msg[sizeof m.msg - 1] = 0;
   nn_errmsg_set(m.msg);
-  return nn_fail_prefix(m.code, "rank %d: ", first);
+  return first ? nn_fail_prefix(m.code, "rank %d: ", first) : m.code;
 }

@@ -2,6 +2,7 @@
  * (shard sampling), and batch assembly from it. Layer 5: dataset for reads and row checks,
  * dist for agreement and node-shared memory; no MPI_* or HDF5 calls of its own. */
 #include "nnmpi/loader.h"
+#include "nnmpi/sampler.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -9,13 +10,6 @@
 
 #include "nnmpi/status.h"
 
-void nn_shard_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi) {
-  assert(n >= 0 && world > 0 && rank >= 0 && rank < world);
-  /* floor(r*n/W) = r*(n/W) + floor(r*(n%W)/W), without overflow of r*n. */
-  int64_t q = n / world, m = n % world;
-  *lo = rank * q + rank * m / world;
-  *hi = (rank + 1) * q + (rank + 1) * m / world;
-}
 
 /* Block layout for `rows` rows: X first, labels or targets from *lab_off (64-byte aligned). */
 static int layout(const nn_split_info *in, int64_t rows, size_t *lab_off, size_t *total) {

@@ -98,7 +98,7 @@ int nn_trainer_load(const nn_config *c, const char *which, nn_loader *ld, void *
 
 void nn_eval_range(const nn_loader *ld, int64_t *lo, int64_t *hi) {
   if (ld->mode == NN_SAMPLING_SHARD) *lo = 0, *hi = ld->rows_held;
-  else nn_split_range(ld->rows_held, nn_dist_rank(), nn_dist_size(), lo, hi);
+  else nn_shard_range(ld->rows_held, nn_dist_rank(), nn_dist_size(), lo, hi);
 }
 
 int nn_evaluate(nn_net *net, const nn_loader *ld, float *X, int32_t *y, float *Y, nn_eval_result *r) {
@@ -195,9 +195,8 @@ typedef struct run {
   bool have_eval;
   float *X, *Y;       /* batch scratch, net.cap rows */
   int32_t *y;
-  uint32_t *perm;     /* epoch permutation of the held training rows */
+  nn_sampler sampler; /* which held rows this rank trains on; perm is ours */
   uint32_t *rows;     /* rows of this rank's slice */
-  int64_t perm_epoch; /* epoch perm was drawn for, -1 none */
   nn_ckpt_progress prog;
   int64_t steps_per_epoch, total_steps;
   char run_dir[NN_PATH_MAX], ckpt_dir[NN_PATH_MAX + 16], last_ckpt[NN_PATH_MAX + 32];
@@ -313,48 +312,13 @@ static int verify_replicas(const nn_net *net) {
   int rc = nn_dist_max_f64(v, 2);
   if (rc) return rc;
   if (v[0] != -v[1])
-    return NN_FAIL(NN_EINTERNAL, "initial weights differ between ranks (checksums disagree): "
-                                 "ranks run different builds or configs");
+    return NN_FAIL(NN_EINTERNAL, "weights differ between ranks (checksums disagree): ranks run different "
+                                 "builds or BLAS libraries, or memory was corrupted");
   return NN_OK;
 }
 
 /* ---------------------------------------------------------------------------------------
  * one step */
-
-/* Rows (indices into held rows) that this rank trains on in batch k of the epoch. */
-static int64_t batch_rows(run *r, int64_t k) {
-  const nn_config *c = r->c;
-  int W = nn_dist_size(), R = nn_dist_rank();
-  int64_t lo, hi;
-  if (c->data.sampling == NN_SAMPLING_SHARD) { /* this rank's share of B over its own rows */
-    int64_t blo, bhi;
-    nn_split_range(c->train.batch_size, R, W, &blo, &bhi);
-    int64_t b = bhi - blo;
-    lo = k * b < r->train.rows_held ? k * b : r->train.rows_held;
-    hi = lo + b < r->train.rows_held ? lo + b : r->train.rows_held;
-  } else {
-    nn_batch_slice(r->train.rows_held, c->train.batch_size, k, R, W, &lo, &hi);
-  }
-  memcpy(r->rows, r->perm + lo, sizeof(uint32_t) * (size_t)(hi - lo));
-  return hi - lo;
-}
-
-/* Global batches per epoch. Shard: the rank needing most batches of its share sets it. */
-static int64_t steps_per_epoch(const run *r) {
-  const nn_config *c = r->c;
-  if (c->data.sampling == NN_SAMPLING_GLOBAL)
-    return nn_steps_per_epoch(r->train.info.n, c->train.batch_size, c->train.drop_last);
-  int W = nn_dist_size();
-  int64_t best = c->train.drop_last ? INT64_MAX : 0;
-  for (int q = 0; q < W; q++) {
-    int64_t nlo, nhi, blo, bhi;
-    nn_split_range(r->train.info.n, q, W, &nlo, &nhi);
-    nn_split_range(c->train.batch_size, q, W, &blo, &bhi);
-    int64_t s = nn_steps_per_epoch(nhi - nlo, bhi - blo, c->train.drop_last);
-    best = c->train.drop_last ? (s < best ? s : best) : (s > best ? s : best);
-  }
-  return best;
-}
 
 /* Forward, backward, one allreduce of gradients + scalars, optimiser step. Sets *stop and
  * *ckpt_time from the reduced request flags. */
@@ -362,7 +326,7 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
   nn_net *net = &r->net;
   float *tail = net->grads + net->n_params;
   double t0 = now();
-  int n = (int)batch_rows(r, k);
+  int n = (int)nn_sampler_rows(&r->sampler, k, r->rows);
   bool labels = r->train.y != NULL;
   nn_loader_gather(&r->train, r->rows, n, r->X, labels ? r->y : NULL, labels ? NULL : r->Y);
   nn_targets t = labels ? (nn_targets){r->y, NULL} : (nn_targets){NULL, r->Y};
@@ -408,7 +372,7 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
   if (!isfinite(mean_loss) || !isfinite(gnorm))
     return NN_FAIL(NN_ENUMERIC, "step %lld (epoch %lld, batch %lld): non-finite %s (%g); lower optim.lr, "
                                 "set optim.clip_norm, or check the data",
-                   (long long)r->prog.step + 1, (long long)r->prog.epoch + 1, (long long)k,
+                   (long long)r->prog.step + 1, (long long)r->prog.epoch + 1, (long long)k + 1,
                    isfinite(mean_loss) ? "gradient norm" : "loss", isfinite(mean_loss) ? gnorm : mean_loss);
   float lr = nn_lr_at(r->c, r->prog.step, r->total_steps);
   nn_optim_step(&r->opt, net->params, net->grads, lr);
@@ -470,20 +434,21 @@ static int setup(run *r) {
   r->have_eval = c->data.eval[0] && c->train.eval_every > 0;
   if (r->have_eval && (rc = nn_trainer_load(c, "eval", &r->eval, &r->eval_mem))) return rc;
   /* workspace: the largest slice of a global batch on any rank, and eval chunks */
-  int cap = (c->train.batch_size + W - 1) / W;
-  if (c->data.sampling == NN_SAMPLING_SHARD) cap = cap > 256 ? cap : 256;
+  int cap = (c->train.batch_size + W - 1) / W; /* nn_sampler_max_rows */
   cap = cap > 256 ? cap : 256;
   rc = nn_net_init(&r->net, c, cap);
   if (!rc) rc = nn_optim_init(&r->opt, c, r->net.n_params);
   int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1];
   r->X = malloc(sizeof(float) * (size_t)cap * (D + K));
   r->y = malloc(sizeof(int32_t) * (size_t)cap);
-  r->perm = malloc(sizeof(uint32_t) * (size_t)(r->train.rows_held + 1));
+  r->sampler = (nn_sampler){.n = r->train.info.n, .held = r->train.rows_held, .batch = c->train.batch_size,
+                            .drop_last = c->train.drop_last, .shard = c->data.sampling == NN_SAMPLING_SHARD,
+                            .rank = nn_dist_rank(), .world = W, .seed = c->model.seed, .epoch = -1,
+                            .perm = malloc(sizeof(uint32_t) * (size_t)(r->train.rows_held + 1))};
   r->rows = malloc(sizeof(uint32_t) * (size_t)cap);
-  if (!rc && (!r->X || !r->y || !r->perm || !r->rows))
+  if (!rc && (!r->X || !r->y || !r->sampler.perm || !r->rows))
     rc = NN_FAIL(NN_ENOMEM, "batch buffers for %d rows of %d features", cap, D);
   if (!rc) r->Y = r->X + (size_t)cap * D;
-  r->perm_epoch = -1;
   return nn_dist_agree(rc);
 }
 
@@ -496,24 +461,16 @@ static void teardown(run *r) {
   free(r->eval_mem);
   free(r->X);
   free(r->y);
-  free(r->perm);
+  free(r->sampler.perm);
   free(r->rows);
   nn_metrics_close(&r->metrics);
-}
-
-static void draw_permutation(run *r) {
-  if (r->perm_epoch == r->prog.epoch) return;
-  bool shard = r->c->data.sampling == NN_SAMPLING_SHARD;
-  nn_rng_permutation(r->c->model.seed, nn_epoch_stream(r->prog.epoch, shard ? nn_dist_rank() : -1), r->perm,
-                     (size_t)r->train.rows_held);
-  r->perm_epoch = r->prog.epoch;
 }
 
 static int train_loop(run *r) {
   const nn_config *c = r->c;
   int rc = NN_OK;
   while (!finished(r)) {
-    draw_permutation(r);
+    nn_sampler_epoch(&r->sampler, r->prog.epoch);
     nn_metrics_epoch_begin(&r->metrics, &r->prog, r->steps_per_epoch);
     while (r->prog.batch < r->steps_per_epoch) {
       bool stop = false, ckpt_time = false;
@@ -552,7 +509,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   bool resumed = false;
   if (!rc) rc = resume(r, &resumed);
   if (!rc) {
-    r->steps_per_epoch = steps_per_epoch(r);
+    r->steps_per_epoch = nn_sampler_steps(&r->sampler);
     r->total_steps = c->train.max_steps > 0 ? c->train.max_steps : r->steps_per_epoch * c->train.epochs;
     if (r->steps_per_epoch < 1)
       rc = NN_FAIL(NN_ECONFIG, "train.drop_last: %lld training rows make no full batch of %d",
@@ -572,6 +529,11 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
     if (resumed && finished(r)) nn_metrics_warn(&r->metrics, "training is already complete (step %lld, epoch %lld): nothing to do",
                                                 (long long)r->prog.step, (long long)r->prog.epoch);
     else rc = train_loop(r);
+    /* replicas must still agree bit for bit: one update rule applied to one reduced gradient */
+    if (rc == NN_OK || rc == NN_ESTOPPED) {
+      int vr = nn_dist_agree(verify_replicas(&r->net));
+      rc = vr ? vr : rc;
+    }
     r->prog.elapsed = r->elapsed0 + (now() - r->t_start);
     if (rc == NN_OK || rc == NN_ESTOPPED) nn_metrics_summary(&r->metrics, &r->prog, &r->tm, now() - r->t_start);
   }

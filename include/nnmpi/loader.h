@@ -28,10 +28,7 @@ typedef struct nn_loader {
   void *mem;              /* the private block (shard mode); owned */
 } nn_loader;
 
-/* Rows [lo, hi) of n owned by rank of world: lo = floor(rank*n/world), hi = floor((rank+1)*n/world).
- * Shard sizes differ by at most one and the shards of ranks 0..world-1 tile 0..n-1 in order.
- * Pure arithmetic (no MPI); requires n >= 0 and 0 <= rank < world. */
-void nn_shard_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi);
+#include "nnmpi/sampler.h" /* nn_shard_range */
 
 /* Loads split `group` ("/train") of the dataset file at path. Collective: every rank calls it.
  * global: one block per node (ranks_per_node K > 0 treats every K consecutive ranks as a node,

@@ -1,25 +1,45 @@
-/* sampler: which rows each rank trains on at each step. Pure arithmetic, no MPI.
- * Layer 5 helper. Global sampling (DESIGN.md "Sampling and sharding"): epoch e has one
- * permutation of 0..N-1 from (seed, e); global batch k is positions [kB, min((k+1)B, N)); rank r
- * of W takes the contiguous slice [floor(r·b/W), floor((r+1)·b/W)) of it, so slices differ by at
- * most one row and the content of every global batch is independent of W. */
+/* sampler: which held rows each rank trains on at each step. Pure arithmetic, no MPI.
+ * Layer 5 helper (DESIGN.md "Sampling and sharding"):
+ *  global: epoch e has one permutation of 0..N-1 drawn from (seed, e); global batch k is its
+ *    positions [kB, min((k+1)B, N)); rank r of W takes the contiguous slice
+ *    [floor(r·b/W), floor((r+1)·b/W)) of that batch's b rows. Slices differ by at most one row
+ *    and the content of every global batch does not depend on W.
+ *  shard: rank r holds rows nn_shard_range(N, r, W) and permutes them with (seed, e, r); its
+ *    share of each global batch is nn_shard_range(B, r, W) rows of that permutation. Batches then
+ *    depend on W (documented in docs/data-loading.md). */
 #ifndef NNMPI_SAMPLER_H
 #define NNMPI_SAMPLER_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Rows [*lo, *hi) of n that part `rank` of `world` owns: floor(rank·n/world) .. */
-void nn_split_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi);
+/* Rows [*lo, *hi) of n that part rank of world owns: floor(rank·n/world) .. floor((rank+1)·n/world).
+ * Parts differ by at most one and tile 0..n-1 in rank order. */
+void nn_shard_range(int64_t n, int rank, int world, int64_t *lo, int64_t *hi);
 
-/* Global batches per epoch of n rows in batches of b (the last partial one kept unless
- * drop_last). */
-int64_t nn_steps_per_epoch(int64_t n, int64_t b, bool drop_last);
+typedef struct nn_sampler {
+  int64_t n;          /* rows of the split */
+  int64_t held;       /* rows this rank holds: n (global) or its shard */
+  int64_t batch;      /* global batch size B, >= world */
+  bool drop_last;     /* drop the last partial global batch */
+  bool shard;         /* shard sampling */
+  int rank, world;
+  uint64_t seed;
+  uint32_t *perm;     /* (held) permutation of the current epoch; caller-owned buffer */
+  int64_t epoch;      /* epoch perm was drawn for; -1 = none */
+} nn_sampler;
 
-/* Positions [*lo, *hi) of the epoch permutation that rank trains on in global batch k. */
-void nn_batch_slice(int64_t n, int64_t b, int64_t k, int rank, int world, int64_t *lo, int64_t *hi);
+/* Global batches per epoch (the same on every rank). */
+int64_t nn_sampler_steps(const nn_sampler *s);
 
-/* Stream of the epoch permutation for epoch e (and for shard sampling, of rank r). */
-uint64_t nn_epoch_stream(int64_t epoch, int shard_rank);
+/* Draws the permutation of epoch e into s->perm (no-op when already drawn). */
+void nn_sampler_epoch(nn_sampler *s, int64_t e);
+
+/* Held-row indices this rank trains on in global batch k of the current epoch, into rows;
+ * returns their count (0 is possible on a shard that ran out). */
+int64_t nn_sampler_rows(const nn_sampler *s, int64_t k, uint32_t *rows);
+
+/* Most rows any rank gets in one step (workspace size). */
+int64_t nn_sampler_max_rows(const nn_sampler *s);
 
 #endif
