@@ -14,7 +14,7 @@
 
 static const char train_help[] =
     "usage: mpirun -np N nnmpi train [-c CONFIG] [--set section.key=value ...]\n"
-    "                                [--resume auto|never|PATH] [--force]\n"
+    "                                [--resume auto|never|PATH] [--force] [--stop-after-steps N]\n"
     "\n"
     "Trains the model of CONFIG data-parallel on N ranks (also: plain `nnmpi train` on one rank,\n"
     "or `srun --mpi=pmix nnmpi train`). Without -c, a built-in synthetic spirals task is trained.\n"
@@ -26,11 +26,21 @@ static const char train_help[] =
     "  --resume never      start fresh; refuses when the checkpoint directory holds checkpoints\n"
     "  --resume PATH       continue from that checkpoint file\n"
     "  --force             with --resume never: delete existing checkpoints first\n"
+    "  --stop-after-steps N  act as if SIGUSR1 arrived once global step N is done: checkpoint, exit 75\n"
     "\n"
     "Run directory log.run_dir gets metrics.jsonl, config.ini and checkpoints/.\n"
     "SIGUSR1 or SIGTERM: checkpoint at the next step and exit 75 (resume with the same command).\n"
     "SLURM_JOB_END_TIME, when set, makes the run checkpoint and exit 75 before the time limit.\n"
     "exit codes: 0 done, 2 usage/config, 3 data, 4 checkpoint, 75 stopped after a checkpoint, 1 other\n";
+
+/* A person watching a terminal (progress bar) rather than a log file. mpirun hands ranks a
+ * pseudo-terminal even when its own output goes to a file, so also require a usable TERM and
+ * no Slurm batch step (SLURM_PTY_PORT marks an interactive srun --pty). */
+static bool is_terminal(int fd) {
+  const char *term = getenv("TERM");
+  if (!isatty(fd) || !term || !*term || !strcmp(term, "dumb")) return false;
+  return !getenv("SLURM_JOB_ID") || getenv("SLURM_PTY_PORT");
+}
 
 static volatile sig_atomic_t stop_requested;
 static void on_stop_signal(int sig) {
@@ -66,6 +76,7 @@ int nn_cmd_train(int argc, char **argv) {
   char **sets = calloc((size_t)argc, sizeof *sets);
   int n_sets = 0;
   bool force = false;
+  long long stop_at = 0;
   int rc = NN_OK;
   for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
@@ -74,6 +85,11 @@ int nn_cmd_train(int argc, char **argv) {
     else if (!strcmp(a, "--set") && has_val) sets[n_sets++] = argv[++i];
     else if (!strcmp(a, "--resume") && has_val) resume = argv[++i];
     else if (!strcmp(a, "--force")) force = true;
+    else if (!strcmp(a, "--stop-after-steps") && has_val) {
+      char *end;
+      stop_at = strtoll(argv[++i], &end, 10);
+      if (*end || stop_at < 1) rc = NN_FAIL(NN_EINVAL, "train: --stop-after-steps wants a step number >= 1, got '%s'", argv[i]);
+    }
     else rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
   }
   if (!rc) rc = nn_dist_init(&argc, &argv);
@@ -98,8 +114,8 @@ int nn_cmd_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     const char *end = getenv("SLURM_JOB_END_TIME");
     nn_train_opts o = {.config_text = effective, .resume = resume, .force = force, .log = log,
-                       .tty = log && isatty(fileno(log)), .stop_flag = &stop_requested,
-                       .end_time = end ? atof(end) : 0};
+                       .tty = log && is_terminal(fileno(log)), .stop_flag = &stop_requested,
+                       .end_time = end ? atof(end) : 0, .stop_at_step = stop_at};
     nn_train_result res;
     rc = nn_train(&cfg, &o, &res);
     if (rc == NN_ESTOPPED) NN_FAIL(NN_ESTOPPED, "checkpoint %s written at step %lld; run the same command to resume",

@@ -475,6 +475,7 @@ static int train_loop(run *r) {
     while (r->prog.batch < r->steps_per_epoch) {
       bool stop = false, ckpt_time = false;
       if ((rc = step(r, r->prog.batch, &stop, &ckpt_time))) return rc;
+      if (r->o->stop_at_step > 0 && r->prog.step >= r->o->stop_at_step) stop = true;
       bool epoch_end = r->prog.batch == r->steps_per_epoch;
       bool limit = c->train.max_steps > 0 && r->prog.step >= c->train.max_steps;
       if (epoch_end) {

@@ -22,6 +22,7 @@ typedef struct nn_train_opts {
   bool tty;                 /* log is a terminal: progress bar instead of lines */
   volatile sig_atomic_t *stop_flag; /* non-zero after SIGUSR1/SIGTERM: checkpoint and stop */
   double end_time;          /* Unix time the allocation ends (SLURM_JOB_END_TIME), 0 = none */
+  int64_t stop_at_step;     /* > 0: behave as if asked to stop once this global step is done */
 } nn_train_opts;
 
 typedef struct nn_train_result {

@@ -1,0 +1,70 @@
+#!/bin/bash
+# Checkpoint/resume end to end: bit-exact resume (mid-epoch and at an epoch boundary, 1 and 2
+# ranks), resume on another rank count, stop signals, and the --resume error paths.
+source "$(dirname "$0")/lib.sh"
+
+# adam (state m, v, t) + warmup + cosine: everything that resume must restore exactly
+cfg=(-c "$SRC/configs/spirals.ini" --set train.epochs=4 --set optim.schedule=cosine --set optim.warmup_steps=20
+     --set optim.min_lr=1e-4 --set checkpoint.every_steps=25)
+evals() { grep '"event":"eval"' "$1/metrics.jsonl" | sed -E 's/^\{"time":[0-9.]+,//'; }
+
+for np in 1 2; do
+  expect_rc 0 "np=$np uninterrupted" mpi $np train "${cfg[@]}" --set log.run_dir=full$np
+  # 63 steps per epoch: stop mid-epoch (37), at an epoch boundary (126), then run to the end
+  expect_rc 75 "np=$np stop at step 37 (mid-epoch)" mpi $np train "${cfg[@]}" --set log.run_dir=cut$np --stop-after-steps 37
+  expect_out "stopped on request" "exit 75 is explained"
+  expect_rc 75 "np=$np resume, stop at step 126 (epoch boundary)" mpi $np train "${cfg[@]}" --set log.run_dir=cut$np --stop-after-steps 126
+  expect_out "resumed from" "second segment resumed"
+  expect_rc 0 "np=$np resume to the end" mpi $np train "${cfg[@]}" --set log.run_dir=cut$np
+  if same_weights "$(newest_ckpt full$np)" "$(newest_ckpt cut$np)"; then pass "np=$np: stopped twice = uninterrupted, bit for bit"
+  else fail "np=$np: resumed weights differ from the uninterrupted run"; fi
+  if [ "$(evals full$np)" = "$(evals cut$np)" ]; then pass "np=$np: identical eval metrics"
+  else fail "np=$np: eval metrics differ"; diff <(evals full$np) <(evals cut$np) | head; fi
+done
+
+# resume on a different rank count: 2 -> 1 and 1 -> 3 continue and converge
+expect_rc 75 "np=2 stop at 100" mpi 2 train "${cfg[@]}" --set log.run_dir=r21 --stop-after-steps 100
+expect_rc 0 "resume on 1 rank" mpi 1 train "${cfg[@]}" --set log.run_dir=r21
+expect_out "saved on 2 rank(s)" "resume reports the saving rank count"
+# converges as far as the uninterrupted run (4 short epochs: about 65 %)
+ref=$(last_eval full1 accuracy)
+acc=$(last_eval r21 accuracy)
+awk -v a="$acc" -v r="$ref" 'BEGIN{exit !(a >= r - 0.02)}' && pass "2->1 reaches $acc (uninterrupted: $ref)" || fail "2->1 accuracy $acc vs $ref"
+if same_weights "$(newest_ckpt full1)" "$(newest_ckpt r21)" 1e-3; then pass "2->1 matches the 1-rank run within 1e-3"; else fail "2->1 drifted"; fi
+expect_rc 75 "np=1 stop at 60" mpi 1 train "${cfg[@]}" --set log.run_dir=r13 --stop-after-steps 60
+expect_rc 0 "resume on 3 ranks" mpi 3 train "${cfg[@]}" --set log.run_dir=r13
+acc=$(last_eval r13 accuracy)
+awk -v a="$acc" -v r="$ref" 'BEGIN{exit !(a >= r - 0.02)}' && pass "1->3 reaches $acc (uninterrupted: $ref)" || fail "1->3 accuracy $acc vs $ref"
+
+# training already complete: exit 0 at once, no new steps
+expect_rc 0 "resume of a finished run" mpi 2 train "${cfg[@]}" --set log.run_dir=full2
+expect_out "already complete" "says so"
+
+# SIGUSR1 through mpirun and SIGTERM to a singleton: checkpoint, exit 75, exact resume
+big=(-c "$SRC/configs/spirals.ini" --set data.synth_samples=40000 --set train.epochs=3)
+expect_rc 0 "long reference run, 1 rank" mpi 1 train "${big[@]}" --set log.run_dir=sigrefTERM
+expect_rc 0 "long reference run, 2 ranks" mpi 2 train "${big[@]}" --set log.run_dir=sigrefUSR1
+for sig in USR1 TERM; do
+  # mpirun forwards SIGUSR1 to its ranks (exec'd here so $! is mpirun itself)
+  if [ $sig = USR1 ]; then "$MPIEXEC" -n 2 "$NNMPI" train "${big[@]}" --set log.run_dir=sig$sig >sig.out 2>&1 & pid=$!
+  else "$NNMPI" train "${big[@]}" --set log.run_dir=sig$sig >sig.out 2>&1 & pid=$!; fi
+  for _ in $(seq 100); do grep -q '"event":"step"' sig$sig/metrics.jsonl 2>/dev/null && break; sleep 0.1; done
+  kill -$sig $pid; kill -$sig $pid 2>/dev/null || true   # a second signal must not hurt
+  rc=0; wait $pid || rc=$?
+  [ $rc -eq 75 ] && pass "SIG$sig: exit 75" || { fail "SIG$sig: exit $rc"; tail sig.out; }
+  np=1; [ $sig = USR1 ] && np=2
+  expect_rc 0 "SIG$sig: resume" mpi $np train "${big[@]}" --set log.run_dir=sig$sig
+  if same_weights "$(newest_ckpt sigref$sig)" "$(newest_ckpt sig$sig)"; then pass "SIG$sig: resumed = uninterrupted, bit for bit"
+  else fail "SIG$sig: weights differ"; fi
+done
+
+# --resume paths that must fail clearly
+expect_rc 4 "--resume never with checkpoints present" mpi 1 train "${cfg[@]}" --set log.run_dir=full1 --resume never
+expect_out "already holds checkpoints" "refusal explained"
+expect_rc 0 "--resume never --force starts fresh" mpi 1 train "${cfg[@]}" --set log.run_dir=cut1 --resume never --force --set train.epochs=1
+expect_rc 4 "--resume PATH that does not exist" mpi 1 train "${cfg[@]}" --set log.run_dir=x --resume nope/ckpt-1.h5
+expect_out "nope/ckpt-1.h5" "path named"
+expect_rc 4 "checkpoint of another architecture" mpi 1 train "${cfg[@]}" --set log.run_dir=full1 --set model.layers=2,32,2
+expect_out "model.layers" "differing key listed"
+
+finish
