@@ -86,7 +86,7 @@ static int reduce(void *buf, size_t n, MPI_Datatype type, size_t elem, MPI_Op op
         return NN_FAIL(NN_EINTERNAL, "MPI_Test failed");
       if (done) break;
       if ((spin & 1023) == 1023 && now() - t0 > watchdog_s)
-        return NN_FAIL(NN_EINTERNAL,
+        return NN_FAIL(NN_EPEER,
                        "a collective did not complete within %g s: another rank is stalled or dead "
                        "(train.watchdog_seconds)", watchdog_s);
     }

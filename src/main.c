@@ -61,12 +61,15 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(argv[1], commands[i].name)) continue;
     int rc = commands[i].run(argc - 1, argv + 1);
-    if (rc != NN_OK && rc != NN_EPEER && nn_dist_rank() == 0) {
+    /* a stalled peer: this rank cannot agree with the others, so it speaks for itself and
+     * ends the whole job instead of waiting in the next collective */
+    if (rc != NN_OK && (nn_dist_rank() == 0 || rc == NN_EPEER)) {
       const char *msg = nn_errmsg();
       fprintf(stderr, "nnmpi %s: %s%s%s\n", argv[1], nn_strerror(rc), *msg ? ": " : "", msg);
     }
+    if (rc == NN_EPEER) nn_dist_abort(nn_exit_code(rc));
     nn_dist_finalize();
-    return nn_exit_code(rc == NN_EPEER ? NN_EINTERNAL : rc);
+    return nn_exit_code(rc);
   }
   fprintf(stderr, "nnmpi: unknown command '%s'\n\n%s", argv[1], usage);
   return 2;

@@ -41,7 +41,7 @@ int nn_dist_barrier(void);
  * of all n; ignored elsewhere). */
 int nn_dist_gather_f32(const float *send, int64_t n, float *recv);
 
-/* Collectives that do not complete within seconds (> 0) fail with NN_EINTERNAL ("did not
+/* Collectives that do not complete within seconds (> 0) fail with NN_EPEER ("did not
  * complete within N s") instead of waiting forever; 0 turns the watchdog off. Other ranks may
  * then still be blocked: the caller (main) must end the job with nn_dist_abort. */
 void nn_dist_set_watchdog(double seconds);

@@ -14,7 +14,7 @@ enum {
   NN_ENOMEM = -6,   /* allocation failed (exit 1) */
   NN_ENUMERIC = -7, /* non-finite loss or gradient, failed gradient check (exit 1) */
   NN_ESTOPPED = -8, /* stopped on request after a checkpoint (exit 75) */
-  NN_EPEER = -9,    /* another rank failed; its message was printed there (exit 1) */
+  NN_EPEER = -9,    /* another rank stalled or died; the job must be aborted (exit 1) */
   NN_EINTERNAL = -10 /* programmer error or MPI failure (exit 1) */
 };
 
