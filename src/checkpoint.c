@@ -275,6 +275,14 @@ static int crc_range(int fd, int64_t from, int64_t to, uint32_t *crc) {
   return 0;
 }
 
+bool nn_ckpt_is_checkpoint(const char *path) {
+  char buf[sizeof FORMAT_NAME + 1] = "";
+  FILE *f = fopen(path, "rb");
+  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+  if (f) fclose(f);
+  return n == sizeof buf - 1 && memcmp(buf, FORMAT_NAME " ", n) == 0;
+}
+
 void nn_ckpt_name(int64_t step, char *buf, size_t cap) {
   snprintf(buf, cap, "ckpt-%08lld.h5", (long long)step);
 }
@@ -941,7 +949,7 @@ int nn_ckpt_rotate(const char *dir, int keep, int keep_every_epochs) {
     if (keep_every_epochs > 0 && precheck(path, &h, 0, cause) == NN_OK && h.batch == 0 && h.epoch > 0 &&
         h.epoch % keep_every_epochs == 0)
       continue;
-    if (unlink(path) < 0 && errno != ENOENT && rc == NN_OK)
+    if (unlink(path) < 0 && errno != ENOENT && errno != EISDIR && rc == NN_OK) /* dirs: left alone */
       rc = NN_FAIL(NN_ECKPT, "cannot remove old checkpoint %s: %s", path, strerror(errno));
   }
   free(e);

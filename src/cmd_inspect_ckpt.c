@@ -34,7 +34,8 @@ int nn_cmd_inspect_checkpoint(const char *path) {
     printf("model        ");
     for (int l = 0; l <= in.n_layers; l++) printf("%s%d", l ? "-" : "", in.sizes[l]);
     printf(", hidden %s, output %s, loss %s", in.hidden, in.output, in.loss);
-    if (!strcmp(in.hidden, "leaky_relu") || !strcmp(in.output, "leaky_relu")) printf(", leaky_slope %g", in.leaky_slope);
+    if (!strcmp(in.hidden, "leaky_relu") || !strcmp(in.output, "leaky_relu"))
+      printf(", leaky_slope %g", in.leaky_slope);
     printf("\n");
     for (int l = 0; l < in.n_layers; l++)
       printf("  layer_%03d  W (%d, %d) float32, b (%d) float32\n", l, in.sizes[l], in.sizes[l + 1], in.sizes[l + 1]);

@@ -202,16 +202,20 @@ static hid_t open_group(hid_t f, const char *path, const char *group) {
     if (buf[i] != '/' && buf[i] != 0) continue;
     buf[i] = 0;
     htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
+    if (ex < 0) {
+      NN_FAIL(NN_EDATA, "%s: cannot look up %s (damaged file?): %s", path, buf, nn_h5_errstr());
+      return -1;
+    }
     buf[i] = i < len ? '/' : 0;
-    if (ex <= 0) {
+    if (ex == 0) {
       char have[256] = "";
-      H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, list_group, have);
+      H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, list_group, have);
       NN_FAIL(NN_EDATA, "%s: no group %s (groups in the file: %s)", path, group, *have ? have : "none");
       return -1;
     }
   }
   hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
-  if (g < 0) NN_FAIL(NN_EDATA, "%s:%s: not a group", path, group);
+  if (g < 0) NN_FAIL(NN_EDATA, "%s:%s: not a readable group: %s", path, group, nn_h5_errstr());
   return g;
 }
 

@@ -65,40 +65,37 @@ int nn_dataset_create(const char *path, bool append, hid_t *file, bool *created)
   return NN_OK;
 }
 
-static int merge_meta(hid_t f, const char *path, const nn_dataset_meta *m) {
+int nn_dataset_set_meta(hid_t f, const char *path, const nn_dataset_meta *m) {
   long long old = 0;
   char buf[4096];
-  nn_h5_attr_int(f, "num_classes", &old);
+  bool had = nn_h5_attr_int(f, "num_classes", &old) == 1;
   int nc = m->num_classes > old ? m->num_classes : (int)old;
-  if (nc != old || H5Aexists(f, "num_classes") <= 0) {
-    if (set_int_attr(f, "num_classes", nc) < 0) return NN_FAIL(NN_EIO, "%s: cannot write num_classes: %s", path, nn_h5_errstr());
-  }
-  if (m->class_names && *m->class_names) {
-    int names = 1;
-    for (const char *p = m->class_names; *p; p++) names += *p == ',';
-    if (names != nc)
-      return NN_FAIL(NN_EDATA, "%s: %d class names given (\"%s\"), expected num_classes = %d", path, names,
+  bool names = m->class_names && *m->class_names;
+  if (names) { /* validate everything before writing anything */
+    int count = 1;
+    for (const char *p = m->class_names; *p; p++) count += *p == ',';
+    if (count != nc)
+      return NN_FAIL(NN_EDATA, "%s: %d class names given (\"%s\"), expected num_classes = %d", path, count,
                      m->class_names, nc);
     if (nn_h5_attr_str(f, "class_names", buf, sizeof buf) == 1 && strcmp(buf, m->class_names))
       return NN_FAIL(NN_EDATA, "%s: class names \"%s\" differ from the file's class_names \"%s\"", path,
                      m->class_names, buf);
-    if (set_str_attr(f, "class_names", m->class_names) < 0)
-      return NN_FAIL(NN_EIO, "%s: cannot write class_names: %s", path, nn_h5_errstr());
   }
+  if ((nc != old || !had) && set_int_attr(f, "num_classes", nc) < 0)
+    return NN_FAIL(NN_EIO, "%s: cannot write num_classes: %s", path, nn_h5_errstr());
+  if (names && set_str_attr(f, "class_names", m->class_names) < 0)
+    return NN_FAIL(NN_EIO, "%s: cannot write class_names: %s", path, nn_h5_errstr());
   if (m->source && *m->source) {
-    char *src = buf;
-    size_t need = strlen(m->source) + 1;
-    if (nn_h5_attr_str(f, "source", buf, sizeof buf) == 1 && *buf && (need += strlen(buf) + 2) <= sizeof buf)
-      snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "; %s", m->source);
-    else
-      src = (char *)m->source;
+    const char *src = m->source;
+    if (nn_h5_attr_str(f, "source", buf, sizeof buf) == 1 && *buf && strlen(buf) + strlen(src) + 3 <= sizeof buf)
+      src = strcat(strcat(buf, "; "), m->source);
     if (set_str_attr(f, "source", src) < 0) return NN_FAIL(NN_EIO, "%s: cannot write source: %s", path, nn_h5_errstr());
   }
   return NN_OK;
 }
 
 int nn_dataset_close(hid_t file, const char *path, const nn_dataset_meta *meta) {
-  int rc = meta ? merge_meta(file, path, meta) : NN_OK;
+  int rc = meta ? nn_dataset_set_meta(file, path, meta) : NN_OK;
   if (H5Fclose(file) < 0 && rc == NN_OK) rc = NN_FAIL(NN_EIO, "%s: closing failed: %s", path, nn_h5_errstr());
   return rc;
 }
@@ -133,6 +130,11 @@ int nn_dataset_split_begin(nn_split_writer *w, hid_t file, const char *path, con
     return NN_FAIL(NN_EDATA, "%s:%s already exists (choose another split name, or leave out --append to start a new file)",
                    path, name);
   }
+  long long nc;
+  if (nn_h5_attr_int(file, "num_classes", &nc) == 1 && (nc > 0) != (k == 0))
+    return NN_FAIL(NN_EDATA, "%s: num_classes is %lld, so its splits are %s; %s would hold %s", path, nc,
+                   nc ? "classification (labels y)" : "regression (targets Y)", name,
+                   k ? "regression targets Y" : "class labels y");
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   w->group = H5Gcreate2(file, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);

@@ -133,16 +133,16 @@ int nn_import_csv(const char *in, const char *out, const char *group, bool appen
   if (!rc && ferror(fp)) rc = NN_FAIL(NN_EDATA, "%s: read error after line %lld: %s", in, lineno, strerror(errno));
   if (!rc && !ncols) rc = NN_FAIL(NN_EDATA, "%s: no data rows%s", in, o->header && lineno ? " after the header" : "");
   if (!rc) rc = nn_dataset_split_append(&w, nb, X, y, Y);
+  int nc = k ? 0 : o->num_classes ? o->num_classes : (int)(max_label + 1);
+  char src[1024];
+  snprintf(src, sizeof src, "%s: import-csv %s", group, in);
+  if (!rc) rc = nn_dataset_set_meta(f, out, &(nn_dataset_meta){nc, o->class_names, src});
   if (open_split) {
     int rc2 = nn_dataset_split_end(&w, rc == NN_OK);
     if (!rc) rc = rc2;
   }
   if (f >= 0) {
-    int nc = k ? 0 : o->num_classes ? o->num_classes : (int)(max_label + 1);
-    char src[1024];
-    snprintf(src, sizeof src, "%s: import-csv %s", group, in);
-    nn_dataset_meta meta = {nc, o->class_names, src};
-    int rc2 = nn_dataset_close(f, out, rc ? NULL : &meta);
+    int rc2 = nn_dataset_close(f, out, NULL);
     if (!rc) rc = rc2;
     if (rc && created) remove(out);
     if (!rc) *res = (nn_import_result){w.n, d, k, nc};

@@ -25,7 +25,10 @@ static int idx_read(idx_file *x, void *buf, size_t len, const char *what) {
     int r = gzread(x->f, (char *)buf + got, (unsigned)want);
     if (r <= 0) {
       int zerr = 0;
-      const char *m = r < 0 ? gzerror(x->f, &zerr) : "file ends early";
+      const char *m = gzerror(x->f, &zerr);
+      size_t pl = strlen(x->path);
+      if (zerr == Z_OK) m = "file ends early";
+      else if (!strncmp(m, x->path, pl) && !strncmp(m + pl, ": ", 2)) m += pl + 2; /* zlib prefixes the path */
       return NN_FAIL(NN_EDATA, "%s: truncated or corrupt while reading %s (%s)", x->path, what, m);
     }
     got += (size_t)r;
@@ -105,12 +108,12 @@ int nn_import_idx(const char *images, const char *labels, const char *out, const
     if (gzread(x->f, &extra, 1) > 0)
       rc = NN_FAIL(NN_EDATA, "%s: data after the %lld items its header announces", x->path, (long long)x->n);
   }
-  int rc2 = nn_dataset_split_end(&w, rc == NN_OK);
-  if (!rc) rc = rc2;
   char src[1024];
   snprintf(src, sizeof src, "%s: import-idx %s %s", group, images, labels);
-  nn_dataset_meta meta = {num_classes, class_names, src};
-  rc2 = nn_dataset_close(f, out, rc ? NULL : &meta);
+  if (!rc) rc = nn_dataset_set_meta(f, out, &(nn_dataset_meta){num_classes, class_names, src});
+  int rc2 = nn_dataset_split_end(&w, rc == NN_OK);
+  if (!rc) rc = rc2;
+  rc2 = nn_dataset_close(f, out, NULL);
   if (!rc) rc = rc2;
   if (rc && created) remove(out);
   if (!rc) *res = (nn_import_result){w.n, (int)xi.d, 0, num_classes};

@@ -217,8 +217,11 @@ static void damaged_files(void **st) {
   f = H5Fcreate(copy, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   H5Fclose(f);
   assert_fails(copy, "not written by nnmpi");
+  assert_false(nn_ckpt_is_checkpoint(copy));
   tu_write_file(copy, "[model]\nsizes = 4,6,3\n", (size_t)-1);
   assert_fails(copy, "not an nnmpi checkpoint");
+  assert_false(nn_ckpt_is_checkpoint(copy));
+  assert_true(nn_ckpt_is_checkpoint(path));
   /* a directory where the file should be */
   unlink(copy);
   assert_int_equal(mkdir(copy, 0755), 0);
@@ -380,76 +383,83 @@ static int count_fds(void) {
   return n;
 }
 
-/* A tmpfs of 64 KiB, or a reason why not. */
-static int mount_small(const char *dir, unsigned long flags, char *why_not, size_t cap) {
+/* The mount cases: a fresh directory, a 64 KiB tmpfs on it when root; the teardown unmounts and
+ * removes it even when an assertion failed. */
+static char mnt[256];
+static int mounted;
+
+static int mnt_setup(void **st) {
+  (void)st;
+  tu_mkdtemp(mnt, sizeof mnt);
+  mounted = 0;
+  return 0;
+}
+
+static int mnt_teardown(void **st) {
+  (void)st;
+  if (mounted && umount(mnt) < 0) fprintf(stderr, "umount %s: %s\n", mnt, strerror(errno));
+  mounted = 0;
+  chmod(mnt, 0755);
+  tu_rmtree(mnt);
+  return 0;
+}
+
+static int mount_small(char *why_not, size_t cap) {
   if (geteuid() != 0) return snprintf(why_not, cap, "not root, cannot mount a small tmpfs"), -1;
-  if (mount("tmpfs", dir, "tmpfs", flags, "size=64k") < 0)
+  if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0)
     return snprintf(why_not, cap, "mount tmpfs: %s", strerror(errno)), -1;
+  mounted = 1;
   return 0;
 }
 
 static void disk_full(void **st) {
   (void)st;
-  char dir[256], path[1024], why_not[256];
-  tu_mkdtemp(dir, sizeof dir);
-  if (mount_small(dir, 0, why_not, sizeof why_not) < 0) {
+  char path[1024], why_not[256];
+  if (mount_small(why_not, sizeof why_not) < 0) {
     printf("# SKIPPED disk_full: %s\n", why_not);
-    tu_rmtree(dir);
     skip();
   }
   model small, big;
   model_make(&small, "4,6,3", NN_OPT_ADAM, NN_ACT_RELU, 1);
-  model_make(&big, "100,100,10", NN_OPT_ADAM, NN_ACT_RELU, 2); /* 3 x 10110 floats = 121 KB */
-  write_ok(&small, dir, prog_at(1, 0, 1), path, sizeof path);
+  model_make(&big, "100,100,10", NN_OPT_ADAM, NN_ACT_RELU, 2); /* 3 x 11110 floats = 133 KB */
+  write_ok(&small, mnt, prog_at(1, 0, 1), path, sizeof path);
   int fds = count_fds();
   nn_ckpt_data d = {big.text, &big.net, &big.opt, prog_at(2, 0, 2)};
-  assert_int_equal(nn_ckpt_write(dir, &d, path, sizeof path), NN_ECKPT);
+  assert_int_equal(nn_ckpt_write(mnt, &d, path, sizeof path), NN_ECKPT);
   tu_assert_contains(nn_errmsg(), "No space left on device");
   tu_assert_contains(nn_errmsg(), "ckpt-00000002.h5");
   assert_string_equal(path, "");
-  assert_false(exists(dir, "ckpt-00000002.h5"));
-  assert_false(exists(dir, "ckpt-00000002.h5.tmp"));
+  assert_false(exists(mnt, "ckpt-00000002.h5"));
+  assert_false(exists(mnt, "ckpt-00000002.h5.tmp"));
   assert_int_equal(count_fds(), fds);
-  snprintf(path, sizeof path, "%s/ckpt-00000001.h5", dir);
+  snprintf(path, sizeof path, "%s/ckpt-00000001.h5", mnt);
   assert_int_equal(nn_ckpt_verify(path), NN_OK);
   /* after the failure, writing still works (no HDF5 handle was left open on the .tmp) */
   d = (nn_ckpt_data){small.text, &small.net, &small.opt, prog_at(3, 0, 3)};
-  assert_int_equal(nn_ckpt_write(dir, &d, path, sizeof path), NN_OK);
+  assert_int_equal(nn_ckpt_write(mnt, &d, path, sizeof path), NN_OK);
   model_free(&small), model_free(&big);
-  assert_int_equal(umount(dir), 0);
-  tu_rmtree(dir);
 }
 
 static void read_only_dir(void **st) {
   (void)st;
-  char dir[256], path[1024], why_not[256];
-  int mounted = 0;
-  tu_mkdtemp(dir, sizeof dir);
+  char path[1024], why_not[256];
+  if (geteuid() == 0 && mount_small(why_not, sizeof why_not) < 0) { /* root ignores permissions */
+    printf("# SKIPPED read_only_dir: %s\n", why_not);
+    skip();
+  }
   model a;
   model_make(&a, "4,6,3", NN_OPT_ADAM, NN_ACT_RELU, 1);
-  if (geteuid() == 0) { /* root ignores permissions: a read-only tmpfs instead */
-    if (mount_small(dir, 0, why_not, sizeof why_not) < 0) {
-      printf("# SKIPPED read_only_dir: %s\n", why_not);
-      model_free(&a);
-      tu_rmtree(dir);
-      skip();
-    }
-    mounted = 1;
-  }
-  write_ok(&a, dir, prog_at(1, 0, 1), path, sizeof path);
-  if (mounted) assert_int_equal(mount("tmpfs", dir, "tmpfs", MS_REMOUNT | MS_RDONLY, "size=64k"), 0);
-  else assert_int_equal(chmod(dir, 0555), 0);
+  write_ok(&a, mnt, prog_at(1, 0, 1), path, sizeof path);
+  if (mounted) assert_int_equal(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT | MS_RDONLY, "size=64k"), 0);
+  else assert_int_equal(chmod(mnt, 0555), 0);
   nn_ckpt_data d = {a.text, &a.net, &a.opt, prog_at(2, 0, 2)};
-  assert_int_equal(nn_ckpt_write(dir, &d, path, sizeof path), NN_ECKPT);
+  assert_int_equal(nn_ckpt_write(mnt, &d, path, sizeof path), NN_ECKPT);
   tu_assert_contains(nn_errmsg(), mounted ? "Read-only file system" : "Permission denied");
   tu_assert_contains(nn_errmsg(), "ckpt-00000002.h5");
-  assert_false(exists(dir, "ckpt-00000002.h5"));
-  snprintf(path, sizeof path, "%s/ckpt-00000001.h5", dir);
+  assert_false(exists(mnt, "ckpt-00000002.h5"));
+  snprintf(path, sizeof path, "%s/ckpt-00000001.h5", mnt);
   assert_int_equal(nn_ckpt_verify(path), NN_OK);
   model_free(&a);
-  if (mounted) assert_int_equal(umount(dir), 0);
-  else chmod(dir, 0755);
-  tu_rmtree(dir);
 }
 
 int main(void) {
@@ -457,7 +467,8 @@ int main(void) {
       cmocka_unit_test(round_trip),         cmocka_unit_test(damaged_files),
       cmocka_unit_test(architecture_mismatch), cmocka_unit_test(stale_tmp_removed),
       cmocka_unit_test(find_latest_falls_back), cmocka_unit_test(rotate_keeps_newest),
-      cmocka_unit_test(disk_full),          cmocka_unit_test(read_only_dir),
+      cmocka_unit_test_setup_teardown(disk_full, mnt_setup, mnt_teardown),
+      cmocka_unit_test_setup_teardown(read_only_dir, mnt_setup, mnt_teardown),
   };
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the test's own HDF5 calls on damaged files */
   return cmocka_run_group_tests(tests, NULL, NULL);

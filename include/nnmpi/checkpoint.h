@@ -5,6 +5,7 @@
 #ifndef NNMPI_CHECKPOINT_H
 #define NNMPI_CHECKPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -106,6 +107,10 @@ int nn_ckpt_rotate(const char *dir, int keep, int keep_every_epochs);
 /* Removes stale "ckpt-<digits>.h5.tmp" files left by a crashed write (call at start-up, when
  * no writer is active). *removed (may be NULL) gets the count. A missing dir is NN_OK. */
 int nn_ckpt_clean_tmp(const char *dir, int *removed);
+
+/* True when path starts with the checkpoint header ("nnmpi-checkpoint "), without HDF5:
+ * lets `nnmpi inspect` route damaged checkpoints here before the HDF5 parser sees them. */
+bool nn_ckpt_is_checkpoint(const char *path);
 
 /* The file name of a step: "ckpt-00000300.h5" (into buf of cap bytes). */
 void nn_ckpt_name(int64_t step, char *buf, size_t cap);

@@ -47,8 +47,12 @@ typedef struct nn_dataset_meta {
  * append opens an existing nnmpi dataset file to add splits (creating it when missing).
  * *created tells whether a new file was made (so a failed import can remove it). */
 int nn_dataset_create(const char *path, bool append, hid_t *file, bool *created);
-/* Merges meta into the root attributes (when meta is non-NULL) and closes the file.
- * NN_EDATA when class_names conflict with the file or do not match num_classes. */
+/* Merges meta into the root attributes: num_classes = max(file, meta), class_names (NN_EDATA when
+ * they conflict with the file's or their count differs from num_classes; nothing is written
+ * then), source appended. Importers call it before committing their split, so a refusal leaves
+ * no half-described split behind. */
+int nn_dataset_set_meta(hid_t file, const char *path, const nn_dataset_meta *meta);
+/* nn_dataset_set_meta (when meta is non-NULL), then closes the file. */
 int nn_dataset_close(hid_t file, const char *path, const nn_dataset_meta *meta);
 
 /* A split being written: row-chunked extendible datasets with shuffle + deflate + Fletcher32. */
