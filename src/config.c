@@ -64,11 +64,11 @@ static const cfg_key keys[] = {
      "activation of the output layer"},
     {"model", "loss", T_ENUM, F(model, loss), "cross_entropy", loss_names, 0, 0, STATE,
      "cross_entropy goes with softmax, bce with sigmoid, mse with any other output"},
-    {"model", "leaky_slope", T_FLOAT, F(model, leaky_slope), "0.01", NULL, 0, 1, 0,
+    {"model", "leaky_slope", T_FLOAT, F(model, leaky_slope), "0.01", NULL, 0, 1, STATE,
      "slope of leaky_relu for negative inputs"},
     {"model", "init", T_ENUM, F(model, init), "auto", init_names, 0, 0, 0,
      "weight initialisation; auto = He for relu-family hidden layers, Xavier otherwise"},
-    {"model", "seed", T_U64, F(model, seed), "1", NULL, 0, INF, 0,
+    {"model", "seed", T_U64, F(model, seed), "1", NULL, 0, INF, STATE,
      "seed of the weight initialisation and of all sampling"},
 
     {"data", "path", T_STR, F(data, path), "", NULL, 0, 0, 0,

@@ -1,7 +1,7 @@
 /* checkpoint: HDF5 checkpoint files — write with an atomic commit, read, verify, find the
  * newest valid one, rotate, clean stale temporaries. Layer 4: HDF5, zlib, net, optim, config.
  * Never calls MPI_* and never prints: rank 0 calls it, the trainer agrees on the result.
- * File format and commit protocol: docs/checkpoints.md. */
+ * File format and commit protocol: docs/formats.md ("Checkpoint files"). */
 #ifndef NNMPI_CHECKPOINT_H
 #define NNMPI_CHECKPOINT_H
 
