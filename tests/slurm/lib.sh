@@ -20,6 +20,7 @@ slurm_up() {
   [ $rc = 0 ] || { rm -rf "$T"; fail "cluster-up failed (rc $rc)"; }
   . "$T/cluster/env"
   trap 'slurm_down $?' EXIT
+  trap 'exit 130' INT; trap 'exit 143' TERM; trap 'exit 129' HUP; trap 'exit 141' PIPE   # still clean up
   cd "$T" || exit 1
 }
 
@@ -27,10 +28,12 @@ slurm_up() {
 # (unless NNMPI_KEEP=1).
 slurm_down() {
   local rc=$1 f
+  trap '' INT TERM HUP PIPE   # a second signal must not cut the cleanup short
   cd /
   if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
-    for f in "$T"/*.out "$T"/cluster/log/*; do
-      [ -f "$f" ] && { echo "==== ${f#$T/} (tail)"; tail -n 25 "$f"; }
+    for f in "$T"/*.out; do [ -f "$f" ] && { echo "==== ${f#$T/} (tail)"; tail -n 25 "$f"; }; done
+    for f in "$T"/cluster/log/{slurmctld.log,slurmd.log,jobcomp.txt}; do
+      [ -f "$f" ] && { echo "==== ${f#$T/} (tail)"; tail -n 8 "$f"; }
     done
   fi
   if [ "${NNMPI_KEEP:-0}" = 1 ] && [ "$rc" != 0 ]; then
@@ -74,4 +77,34 @@ need_trainer() {
 wait_for() {
   local n=$(( $1 * 5 )) what=$2; shift 2
   until "$@" >/dev/null 2>&1; do n=$((n - 1)); [ $n -gt 0 ] || fail "timed out waiting for $what"; sleep 0.2; done
+}
+
+# newest_ckpt RUN_DIR: path of the newest checkpoint (highest step) in RUN_DIR/checkpoints.
+newest_ckpt() { ls "$1"/checkpoints/ckpt-*.h5 2>/dev/null | sort | tail -n 1; }
+has_ckpt() { [ -n "$(newest_ckpt "$1")" ]; }
+# ckpt_newer_than RUN_DIR STEP: a checkpoint past STEP exists.
+ckpt_newer_than() { local f; f=$(newest_ckpt "$1"); f=${f##*ckpt-}; [ -n "$f" ] && [ $((10#${f%.h5})) -gt "$2" ]; }
+ckpt_step() { local f=${1##*ckpt-}; echo $((10#${f%.h5})); }
+
+# evals_once METRICS N: the eval events of METRICS are epochs 1..N, each exactly once.
+evals_once() {
+  local got want
+  got=$(grep '"event":"eval"' "$1" | sed 's/.*"epoch":\([0-9]*\).*/\1/' | tr '\n' ' ')
+  want=$(seq 1 "$2" | tr '\n' ' ')
+  [ "$got" = "$want" ] || fail "$1: eval epochs '$got', expected each of 1..$2 once"
+}
+
+# same_model A.h5 B.h5: the /model groups are bit-identical (h5diff).
+same_model() {
+  h5diff -r "$1" "$2" /model /model > h5diff.txt 2>&1 ||
+    fail "/model of $1 and $2 differ: $(head -n 20 h5diff.txt)"
+}
+
+# last_accuracy METRICS: accuracy of the last eval event.
+last_accuracy() { grep '"event":"eval"' "$1" | tail -n 1 | sed 's/.*"accuracy":\([-0-9.e]*\).*/\1/'; }
+
+# ini_get FILE SECTION KEY: the value of KEY in [SECTION] of an INI file (config.ini of a run).
+ini_get() {
+  awk -v s="[$2]" -v k="$3" '/^\[/ { in_s = ($0 == s); next }
+    in_s { split($0, kv, " = "); if (kv[1] == k || $0 == k " =") { print kv[2]; exit } }' "$1"
 }
