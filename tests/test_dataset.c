@@ -18,27 +18,10 @@
 const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libhdf5"; }
 
-static char dir[256];
-
-static const char *tmp(const char *name) {
-  static char buf[4][512];
-  static int i;
-  i = (i + 1) % 4;
-  snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-  return buf[i];
-}
-
-static int setup(void **state) {
-  (void)state;
-  tu_mkdtemp(dir, sizeof dir);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  tu_rmtree(dir);
-  return 0;
-}
+/* each test group works in a fresh temporary directory (tests/testutil.h) */
+#define tmp tu_path
+#define setup tu_setup_tmpdir
+#define teardown tu_teardown_tmpdir
 
 /* Writes obj (e.g. "/train/X") into path as a plain contiguous dataset, like h5py would. */
 static void h5_put(const char *path, const char *obj, hid_t type, int rank, hsize_t d0, hsize_t d1, const void *data) {

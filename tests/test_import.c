@@ -12,27 +12,10 @@
 #include "nnmpi/status.h"
 #include "testutil.h"
 
-static char dir[256];
-
-static const char *tmp(const char *name) {
-  static char buf[8][512];
-  static int i;
-  i = (i + 1) % 8;
-  snprintf(buf[i], sizeof buf[i], "%s/%s", dir, name);
-  return buf[i];
-}
-
-static int setup(void **state) {
-  (void)state;
-  tu_mkdtemp(dir, sizeof dir);
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  tu_rmtree(dir);
-  return 0;
-}
+/* each test group works in a fresh temporary directory (tests/testutil.h) */
+#define tmp tu_path
+#define setup tu_setup_tmpdir
+#define teardown tu_teardown_tmpdir
 
 static void put_be32(unsigned char *p, uint32_t v) { p[0] = v >> 24, p[1] = v >> 16, p[2] = v >> 8, p[3] = v; }
 

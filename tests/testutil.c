@@ -48,3 +48,25 @@ void tu_assert_contains_at(const char *haystack, const char *needle, const char 
   if (haystack && strstr(haystack, needle)) return;
   fail_msg("%s:%d: expected to find \"%s\" in \"%s\"", file, line, needle, haystack ? haystack : "(null)");
 }
+
+static char tmpdir[256];
+
+int tu_setup_tmpdir(void **state) {
+  (void)state;
+  tu_mkdtemp(tmpdir, sizeof tmpdir);
+  return 0;
+}
+
+int tu_teardown_tmpdir(void **state) {
+  (void)state;
+  tu_rmtree(tmpdir);
+  return 0;
+}
+
+const char *tu_path(const char *name) {
+  static char buf[8][512];
+  static int i;
+  i = (i + 1) % 8;
+  snprintf(buf[i], sizeof buf[i], "%s/%s", tmpdir, name);
+  return buf[i];
+}
