@@ -22,6 +22,7 @@ int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, cons
   m->every = c->log.every_steps > 0 ? c->log.every_steps : 50;
   m->epochs = c->train.epochs;
   if (!run_dir) return NN_OK;
+  snprintf(m->run_dir, sizeof m->run_dir, "%s", run_dir);
   char path[NN_PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
   if (!(m->jsonl = fopen(path, "a"))) return NN_FAIL(NN_EIO, "cannot open %s for appending", path);
@@ -199,4 +200,8 @@ void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timer
           "\"checkpoint\":%.4f,\"eval_loss\":%.9g,\"eval_metric\":%.9g",
        (long long)p->epoch, (long long)p->step, (long long)p->samples, wall, p->elapsed, sum[0] / W, sum[1] / W,
        sum[2] / W, sum[3] / W, sum[4] / W, sum[5] / W, sum[6] / W, p->eval_loss, p->eval_metric);
+  if (m->jsonl) {
+    fflush(m->jsonl);
+    if (nn_curves_write(m->run_dir) == NN_OK && m->log) fprintf(m->log, "learning curves: %s/learning-curves.svg\n", m->run_dir);
+  }
 }

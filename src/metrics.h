@@ -11,6 +11,7 @@
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/config.h"
 #include "nnmpi/loader.h"
+#include "nnmpi/status.h"
 #include "nnmpi/trainer.h"
 
 enum { NN_T_DATA, NN_T_FORWARD, NN_T_BACKWARD, NN_T_REDUCE, NN_T_OPTIM, NN_T_EVAL, NN_T_CKPT, NN_T_COUNT };
@@ -34,6 +35,7 @@ typedef struct nn_metrics {
   double acc_sum;
   int n_sum;
   double epoch_t0;
+  char run_dir[NN_PATH_MAX]; /* rank 0: where metrics.jsonl and learning-curves.svg go */
 } nn_metrics;
 
 /* Opens <run_dir>/metrics.jsonl for appending (rank 0: run_dir non-NULL). NN_EIO. */
@@ -51,6 +53,9 @@ void nn_metrics_eval(nn_metrics *m, const nn_ckpt_progress *p, const nn_eval_res
 void nn_metrics_checkpoint(nn_metrics *m, const char *path, const nn_ckpt_progress *p, double seconds);
 void nn_metrics_stopped(nn_metrics *m, const nn_ckpt_progress *p, const char *ckpt);
 void nn_metrics_warn(nn_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Draws <run_dir>/learning-curves.svg from <run_dir>/metrics.jsonl (rank 0). NN_EIO. */
+int nn_curves_write(const char *run_dir);
+
 /* Collective: reduces the timers over ranks and prints the run summary (rank 0). */
 void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timers *tm, double wall);
 

@@ -12,6 +12,10 @@ expect_rc 0 "spirals on 2 ranks" mpi 2 train -c "$SRC/configs/spirals.ini" --set
 acc=$(last_eval spirals accuracy)
 if awk -v a="$acc" 'BEGIN{exit !(a >= 0.97)}'; then pass "spirals accuracy $acc >= 0.97"; else fail "spirals accuracy $acc < 0.97"; fi
 
+n=$(grep -c '<polyline' spirals/learning-curves.svg || true)
+[ "$n" -eq 3 ] && pass "learning-curves.svg has its 3 curves" || fail "learning-curves.svg has $n curves"
+grep -q '"event":"summary"' spirals/metrics.jsonl && pass "metrics.jsonl has the summary" || fail "no summary event"
+
 # 3. regression teacher: low test MSE
 expect_rc 0 "teacher regression on 2 ranks" mpi 2 train -c "$SRC/configs/regression.ini" --set log.run_dir=reg
 mse=$(last_eval reg mse)
