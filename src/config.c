@@ -135,7 +135,7 @@ static const cfg_key keys[] = {
 
     {"log", "run_dir", T_STR, F(log, run_dir), "runs/default", NULL, 0, 0, 0,
      "metrics, plots and checkpoints go here; %j, %a, %A become SLURM_JOB_ID, SLURM_ARRAY_TASK_ID, "
-     "SLURM_ARRAY_JOB_ID (as in sbatch file patterns)"},
+     "SLURM_ARRAY_JOB_ID (as in sbatch file patterns; outside Slurm: local, 0, local)"},
     {"log", "every_steps", T_INT, F(log, every_steps), "50", NULL, 1, INF, 0,
      "one progress line every N steps (when not drawing a bar)"},
     {"log", "progress", T_ENUM, F(log, progress), "auto", progress_names, 0, 0, 0,
