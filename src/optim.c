@@ -62,6 +62,19 @@ double nn_clip_grad_norm(float *g, size_t n, float max_norm) {
   return norm;
 }
 
+/* The Adam/AdamW element loop; restrict lets the compiler vectorise it (sqrtf and the
+ * division are correctly rounded either way, so the bits do not change). */
+static void adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                 float b1, float b2, float l2, float step, float rbc2, float decay, float eps) {
+  for (size_t i = 0; i < n; i++) {
+    const float gi = g[i] + l2 * p[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    /* sqrt(v_hat) = sqrt(v)/sqrt(bc2); lr*m_hat = step*m */
+    p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) * rbc2 + eps);
+  }
+}
+
 /* Per element, with lr the learning rate, wd = weight_decay, mu = momentum, t = step count
  * after increment (1 on the first step). Clipping is the caller's (g is const here).
  *   L2 (all but adamw):  g' = g + wd*p
@@ -91,17 +104,10 @@ void nn_optim_step(nn_optim *o, float *params, const float *g, float lr) {
     break;
   case NN_OPT_ADAM:
   case NN_OPT_ADAMW: {
-    float *m = o->state, *s = o->state + n;
     const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
     const float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
     const float decay = o->kind == NN_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
-    for (size_t i = 0; i < n; i++) {
-      const float gi = g[i] + l2 * params[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * gi;
-      s[i] = b2 * s[i] + (1.0f - b2) * gi * gi;
-      /* sqrt(v_hat) = sqrt(v)/sqrt(bc2); lr*m_hat = step*m */
-      params[i] = params[i] * decay - step * m[i] / (sqrtf(s[i]) * rbc2 + o->eps);
-    }
+    adam(n, params, g, o->state, o->state + n, b1, b2, l2, step, rbc2, decay, o->eps);
     break;
   }
   }
