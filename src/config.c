@@ -39,6 +39,7 @@ static const char *const init_names[] = {"auto", "he_normal", "he_uniform", "xav
 static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const sampling_names[] = {"global", "shard", NULL};
+static const char *const reduce_names[] = {"fast", "exact", NULL};
 static const char *const progress_names[] = {"auto", "bar", "lines", "none", NULL};
 static const char *const synth_names[] = {"spirals", "rings", "blobs", "teacher", NULL};
 
@@ -97,6 +98,13 @@ static const cfg_key keys[] = {
     {"train", "blas_threads", T_INT, F(train, blas_threads), "1", NULL, 1, 1024, 0, "BLAS threads per rank"},
     {"train", "watchdog_seconds", T_INT, F(train, watchdog_seconds), "300", NULL, 0, INF, 0,
      "a collective stalled this long is an error naming the step; 0 = off"},
+    {"train", "reduce", T_ENUM, F(train, reduce), "fast", reduce_names, 0, 0, 0,
+     "gradient reduction: fast = one float allreduce (weights agree across rank counts to rounding); "
+     "exact = fixed-point sums over fixed chunks of each batch, bit-identical weights on any rank count "
+     "(needs sampling = global and at most exact_chunks ranks)"},
+    {"train", "exact_chunks", T_INT, F(train, exact_chunks), "16", NULL, 1, 4096, 0,
+     "reduce = exact: rows of every global batch are split into this many fixed chunks, computed whole by "
+     "one rank each; more chunks allow more ranks, fewer run faster"},
 
     {"optim", "name", T_ENUM, F(optim, name), "adam", opt_names, 0, 0, STATE, "optimiser"},
     {"optim", "lr", T_FLOAT, F(optim, lr), "0.01", NULL, 0, INF, LO_OPEN, "learning rate (peak of the schedule)"},
@@ -152,6 +160,7 @@ static const char *const rules[] = {
     "`loss = mse` goes with any output activation except `softmax`.",
     "`optim.min_lr` must not exceed `optim.lr`.",
     "`data.train` must be a group path such as `/train`; `data.eval` is empty or a group path.",
+    "`train.reduce = exact` requires `data.sampling = global`.",
 };
 
 /* ---- small helpers */
@@ -594,6 +603,9 @@ int nn_config_validate(const nn_config *c) {
     return NN_FAIL(NN_ECONFIG, "data.train = \"%s\": expected a group path starting with '/', such as /train", c->data.train);
   if (c->data.eval[0] && c->data.eval[0] != '/')
     return NN_FAIL(NN_ECONFIG, "data.eval = \"%s\": expected empty or a group path starting with '/', such as /test", c->data.eval);
+  if (c->train.reduce == NN_REDUCE_EXACT && c->data.sampling != NN_SAMPLING_GLOBAL)
+    return NN_FAIL(NN_ECONFIG, "train.reduce = exact requires data.sampling = global (shard batches depend on the "
+                               "rank count)");
   return NN_OK;
 }
 

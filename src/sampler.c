@@ -55,4 +55,11 @@ int64_t nn_sampler_rows(const nn_sampler *s, int64_t k, uint32_t *rows) {
   return hi - lo;
 }
 
+int64_t nn_sampler_chunk(const nn_sampler *s, int64_t k, int j, int n_chunks, uint32_t *rows) {
+  int64_t start = k * s->batch, end = start + s->batch < s->n ? start + s->batch : s->n, lo, hi;
+  nn_shard_range(end - start, j, n_chunks, &lo, &hi);
+  memcpy(rows, s->perm + start + lo, sizeof(uint32_t) * (size_t)(hi - lo));
+  return hi - lo;
+}
+
 int64_t nn_sampler_max_rows(const nn_sampler *s) { return (s->batch + s->world - 1) / s->world; }

@@ -196,6 +196,7 @@ typedef struct run {
   float *X, *Y;       /* batch scratch, net.cap rows */
   int32_t *y;
   nn_sampler sampler; /* which held rows this rank trains on; perm is ours */
+  int64_t *acc;       /* reduce = exact: fixed-point sums, n_params + T_COUNT */
   uint32_t *rows;     /* rows of this rank's slice */
   nn_ckpt_progress prog;
   int64_t steps_per_epoch, total_steps;
@@ -320,55 +321,127 @@ static int verify_replicas(const nn_net *net) {
 /* ---------------------------------------------------------------------------------------
  * one step */
 
-/* Forward, backward, one allreduce of gradients + scalars, optimiser step. Sets *stop and
- * *ckpt_time from the reduced request flags. */
-static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
+/* What one step's reduction yields besides the gradient sums in net->grads. */
+typedef struct sums {
+  double loss, rows, correct; /* over the global batch */
+  bool stop, ckpt_time;       /* some rank was asked to stop; rank 0's clock wants a checkpoint */
+} sums;
+
+/* This rank's stop request, and rank 0's decisions from its clock (time-based checkpoints, the
+ * allocation's end): they ride in the step's reduction so every rank acts on the same step. */
+static void requests(run *r, int64_t *stop, int64_t *ckpt_time) {
+  *stop = r->o->stop_flag && *r->o->stop_flag;
+  *ckpt_time = 0;
+  if (nn_dist_rank() != 0) return;
+  double tnow = now(), wall = (double)time(NULL);
+  if (r->c->checkpoint.every_seconds > 0 && tnow - r->last_ckpt_time >= r->c->checkpoint.every_seconds)
+    *ckpt_time = 1;
+  if (r->o->end_time > 0) { /* stop while a checkpoint still fits, with a safety margin */
+    double ck = r->tm.n_ckpt ? r->tm.t[NN_T_CKPT] / r->tm.n_ckpt : 5.0;
+    double st = r->tm.steps ? (tnow - r->t_start) / r->tm.steps : 1.0;
+    if (wall + 2 * ck + 3 * st + 10 >= r->o->end_time) *stop = 1;
+  }
+}
+
+/* Forward and backward of n gathered rows: gradient sums into net->grads, loss and correct
+ * counts added to *loss and *correct. */
+static void forward_backward(run *r, int n, double *loss, int64_t *correct) {
   nn_net *net = &r->net;
-  float *tail = net->grads + net->n_params;
-  double t0 = now();
-  int n = (int)nn_sampler_rows(&r->sampler, k, r->rows);
   bool labels = r->train.y != NULL;
+  double t0 = now();
   nn_loader_gather(&r->train, r->rows, n, r->X, labels ? r->y : NULL, labels ? NULL : r->Y);
   nn_targets t = labels ? (nn_targets){r->y, NULL} : (nn_targets){NULL, r->Y};
   double t1 = now();
-  double loss = 0;
-  int64_t correct = 0;
   if (n > 0) {
     nn_net_forward(net, r->X, n);
-    loss = nn_net_loss_sum(net, t, n);
-    if (labels) correct = nn_net_count_correct(net, r->y, n);
+    *loss += nn_net_loss_sum(net, t, n);
+    if (labels) *correct += nn_net_count_correct(net, r->y, n);
   }
   double t2 = now();
   if (n > 0) nn_net_backward(net, r->X, t, n);
   else memset(net->grads, 0, sizeof(float) * net->n_params);
-  double t3 = now();
+  r->tm.t[NN_T_DATA] += t1 - t0, r->tm.t[NN_T_FORWARD] += t2 - t1, r->tm.t[NN_T_BACKWARD] += now() - t2;
+}
+
+/* fast: this rank's slice in one forward/backward, one float allreduce of [grads | scalars]. */
+static int sums_fast(run *r, int64_t k, sums *out) {
+  nn_net *net = &r->net;
+  float *tail = net->grads + net->n_params;
+  double loss = 0;
+  int64_t correct = 0, stop, ckpt;
+  int n = (int)nn_sampler_rows(&r->sampler, k, r->rows);
+  forward_backward(r, n, &loss, &correct);
+  requests(r, &stop, &ckpt);
   memset(tail, 0, sizeof(float) * NN_GRAD_EXTRA);
-  tail[T_LOSS] = (float)loss;
-  tail[T_ROWS] = (float)n;
-  tail[T_CORRECT] = (float)correct;
-  tail[T_STOP] = r->o->stop_flag && *r->o->stop_flag ? 1.0f : 0.0f;
-  if (nn_dist_rank() == 0) { /* rank 0's clock decides time-based checkpoints for everyone */
-    double tnow = now(), wall = (double)time(NULL);
-    if (r->c->checkpoint.every_seconds > 0 && tnow - r->last_ckpt_time >= r->c->checkpoint.every_seconds)
-      tail[T_CKPT_TIME] = 1;
-    /* allocation end known (Slurm): stop while a checkpoint still fits, with a safety margin */
-    if (r->o->end_time > 0) {
-      double ck = r->tm.n_ckpt ? r->tm.t[NN_T_CKPT] / r->tm.n_ckpt : 5.0;
-      double st = r->tm.steps ? (tnow - r->t_start) / r->tm.steps : 1.0;
-      if (wall + 2 * ck + 3 * st + 10 >= r->o->end_time) tail[T_STOP] = 1;
-    }
-  }
+  tail[T_LOSS] = (float)loss, tail[T_ROWS] = (float)n, tail[T_CORRECT] = (float)correct;
+  tail[T_STOP] = (float)stop, tail[T_CKPT_TIME] = (float)ckpt;
+  double t0 = now();
   int rc = nn_dist_sum_f32(net->grads, net->n_params + T_COUNT);
-  double t4 = now();
+  r->tm.t[NN_T_REDUCE] += now() - t0;
+  *out = (sums){tail[T_LOSS], tail[T_ROWS], tail[T_CORRECT], tail[T_STOP] > 0, tail[T_CKPT_TIME] > 0};
+  return rc;
+}
+
+/* exact: the global batch is cut into train.exact_chunks fixed chunks; each is computed whole
+ * by one rank, so its gradient has the same bits whichever rank (and however many ranks) run.
+ * Chunk sums are added as 2^-36 fixed-point integers, which is associative, so the reduced
+ * gradient does not depend on the rank count either. */
+enum { FIX_BITS = 36 };
+
+static int sums_exact(run *r, int64_t k, sums *out) {
+  nn_net *net = &r->net;
+  size_t np = net->n_params;
+  int64_t *acc = r->acc, clo, chi, stop, ckpt, correct = 0;
+  const int G = r->c->train.exact_chunks;
+  const double scale = ldexp(1.0, FIX_BITS), limit = ldexp(1.0, 62 - FIX_BITS) / G;
+  memset(acc, 0, sizeof(int64_t) * (np + T_COUNT));
+  nn_shard_range(G, nn_dist_rank(), nn_dist_size(), &clo, &chi);
+  int rc = NN_OK;
+  for (int64_t j = clo; j < chi && !rc; j++) {
+    double loss = 0;
+    int n = (int)nn_sampler_chunk(&r->sampler, k, (int)j, G, r->rows);
+    if (n == 0) continue;
+    forward_backward(r, n, &loss, &correct);
+    double t0 = now(), big = fabs(loss);
+    for (size_t i = 0; i < np; i++) {
+      double g = net->grads[i] * scale;
+      big = fmax(big, fabs(net->grads[i]));
+      acc[i] += llrint(g);
+    }
+    acc[np + T_LOSS] += llrint(loss * scale);
+    acc[np + T_ROWS] += n;
+    if (!(big < limit)) /* also catches NaN */
+      rc = NN_FAIL(NN_ENUMERIC, "step %lld: train.reduce = exact: a gradient or loss sum of %g is non-finite or "
+                                "beyond the fixed-point range %g; lower optim.lr or use reduce = fast",
+                   (long long)r->prog.step + 1, big, limit);
+    r->tm.t[NN_T_REDUCE] += now() - t0;
+  }
+  requests(r, &stop, &ckpt);
+  acc[np + T_CORRECT] = correct, acc[np + T_STOP] = stop, acc[np + T_CKPT_TIME] = ckpt;
+  if ((rc = nn_dist_agree(rc))) return rc;
+  double t0 = now();
+  rc = nn_dist_sum_i64(acc, np + T_COUNT);
+  for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)acc[i] / scale);
+  r->tm.t[NN_T_REDUCE] += now() - t0;
+  *out = (sums){(double)acc[np + T_LOSS] / scale, (double)acc[np + T_ROWS], (double)acc[np + T_CORRECT],
+                acc[np + T_STOP] > 0, acc[np + T_CKPT_TIME] > 0};
+  return rc;
+}
+
+/* One global step: gradient sums, the mean over the global batch, clipping, the non-finite
+ * check and the optimiser step. Sets *stop and *ckpt_time from the reduced requests. */
+static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
+  nn_net *net = &r->net;
+  sums s;
+  int rc = r->c->train.reduce == NN_REDUCE_EXACT ? sums_exact(r, k, &s) : sums_fast(r, k, &s);
   if (rc) return nn_fail_prefix(rc, "step %lld: ", (long long)r->prog.step + 1);
-  float rows = tail[T_ROWS];
-  *stop = tail[T_STOP] > 0;
-  *ckpt_time = tail[T_CKPT_TIME] > 0;
+  double t0 = now();
+  *stop = s.stop, *ckpt_time = s.ckpt_time;
   /* mean over the global batch: one division after the sum */
-  float inv = 1.0f / rows;
+  float inv = (float)(1.0 / s.rows);
   for (size_t i = 0; i < net->n_params; i++) net->grads[i] *= inv;
   double gnorm = nn_clip_grad_norm(net->grads, net->n_params, r->c->optim.clip_norm);
-  double mean_loss = tail[T_LOSS] / rows;
+  double mean_loss = s.loss / s.rows;
   if (!isfinite(mean_loss) || !isfinite(gnorm))
     return NN_FAIL(NN_ENUMERIC, "step %lld (epoch %lld, batch %lld): non-finite %s (%g); lower optim.lr, "
                                 "set optim.clip_norm, or check the data",
@@ -376,15 +449,13 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
                    isfinite(mean_loss) ? "gradient norm" : "loss", isfinite(mean_loss) ? gnorm : mean_loss);
   float lr = nn_lr_at(r->c, r->prog.step, r->total_steps);
   nn_optim_step(&r->opt, net->params, net->grads, lr);
-  double t5 = now();
-  r->tm.t[NN_T_DATA] += t1 - t0, r->tm.t[NN_T_FORWARD] += t2 - t1, r->tm.t[NN_T_BACKWARD] += t3 - t2;
-  r->tm.t[NN_T_REDUCE] += t4 - t3, r->tm.t[NN_T_OPTIM] += t5 - t4;
+  r->tm.t[NN_T_OPTIM] += now() - t0;
   r->tm.steps++;
   r->prog.step++;
   r->prog.batch = k + 1;
-  r->prog.samples += (int64_t)rows;
-  nn_metrics_step(&r->metrics, &r->prog, r->steps_per_epoch, mean_loss, labels ? tail[T_CORRECT] / rows : -1, lr,
-                  (int64_t)rows);
+  r->prog.samples += (int64_t)s.rows;
+  nn_metrics_step(&r->metrics, &r->prog, r->steps_per_epoch, mean_loss, r->train.y ? s.correct / s.rows : -1, lr,
+                  (int64_t)s.rows);
   return NN_OK;
 }
 
@@ -413,6 +484,9 @@ static bool finished(const run *r) {
 static int setup(run *r) {
   const nn_config *c = r->c;
   int W = nn_dist_size(), rc = NN_OK;
+  if (c->train.reduce == NN_REDUCE_EXACT && c->train.exact_chunks < W)
+    return NN_FAIL(NN_ECONFIG, "train.reduce = exact with train.exact_chunks = %d chunks per batch cannot use %d ranks: "
+                               "raise train.exact_chunks to at least %d", c->train.exact_chunks, W, W);
   if (c->train.batch_size < W)
     return NN_FAIL(NN_ECONFIG, "train.batch_size = %d is smaller than the number of ranks (%d): every rank "
                                "needs at least one row of each global batch", c->train.batch_size, W);
@@ -446,6 +520,8 @@ static int setup(run *r) {
                             .rank = nn_dist_rank(), .world = W, .seed = c->model.seed, .epoch = -1,
                             .perm = malloc(sizeof(uint32_t) * (size_t)(r->train.rows_held + 1))};
   r->rows = malloc(sizeof(uint32_t) * (size_t)cap);
+  if (!rc && c->train.reduce == NN_REDUCE_EXACT && !(r->acc = malloc(sizeof(int64_t) * (r->net.n_params + T_COUNT))))
+    rc = NN_FAIL(NN_ENOMEM, "exact reduction buffer");
   if (!rc && (!r->X || !r->y || !r->sampler.perm || !r->rows))
     rc = NN_FAIL(NN_ENOMEM, "batch buffers for %d rows of %d features", cap, D);
   if (!rc) r->Y = r->X + (size_t)cap * D;
@@ -462,6 +538,7 @@ static void teardown(run *r) {
   free(r->X);
   free(r->y);
   free(r->sampler.perm);
+  free(r->acc);
   free(r->rows);
   nn_metrics_close(&r->metrics);
 }

@@ -89,10 +89,39 @@ static void global_batches_do_not_depend_on_world(void **st) {
   assert_true(memcmp(ref, got, sizeof ref) != 0);
 }
 
+/* reduce = exact: the chunks of a batch, computed by whichever rank owns them, tile the batch
+ * in order for any world size, and each chunk's rows do not depend on the world size. */
+static void exact_chunks_tile_batches(void **st) {
+  (void)st;
+  enum { N = 530, B = 64, G = 16 };
+  uint32_t perm[N], rows[B], seen[B];
+  nn_sampler s = {.n = N, .held = N, .batch = B, .world = 1, .seed = 9, .perm = perm, .epoch = -1};
+  nn_sampler_epoch(&s, 2);
+  for (int64_t k = 0; k < nn_sampler_steps(&s); k++) {
+    uint32_t ref[B];
+    int64_t b = nn_sampler_rows(&s, k, ref); /* world 1: the whole batch */
+    for (int world = 1; world <= 4; world++) {
+      int64_t m = 0;
+      for (int r = 0; r < world; r++) {
+        int64_t lo, hi;
+        nn_shard_range(G, r, world, &lo, &hi);
+        for (int64_t j = lo; j < hi; j++) {
+          int64_t c = nn_sampler_chunk(&s, k, (int)j, G, rows);
+          memcpy(seen + m, rows, sizeof(uint32_t) * (size_t)c);
+          m += c;
+        }
+      }
+      assert_int_equal(m, b);
+      assert_memory_equal(seen, ref, sizeof(uint32_t) * (size_t)b);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_row_once_per_epoch),
       cmocka_unit_test(global_batches_do_not_depend_on_world),
+      cmocka_unit_test(exact_chunks_tile_batches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

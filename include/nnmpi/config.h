@@ -16,6 +16,7 @@ typedef enum { NN_INIT_AUTO, NN_INIT_HE_NORMAL, NN_INIT_HE_UNIFORM, NN_INIT_XAVI
 typedef enum { NN_OPT_SGD, NN_OPT_MOMENTUM, NN_OPT_NESTEROV, NN_OPT_ADAM, NN_OPT_ADAMW } nn_opt_kind;
 typedef enum { NN_SCHED_CONSTANT, NN_SCHED_STEP, NN_SCHED_COSINE } nn_sched_kind;
 typedef enum { NN_SAMPLING_GLOBAL, NN_SAMPLING_SHARD } nn_sampling;
+typedef enum { NN_REDUCE_FAST, NN_REDUCE_EXACT } nn_reduce;
 typedef enum { NN_PROGRESS_AUTO, NN_PROGRESS_BAR, NN_PROGRESS_LINES, NN_PROGRESS_NONE } nn_progress;
 
 typedef struct nn_config {
@@ -46,6 +47,8 @@ typedef struct nn_config {
     int eval_every;              /* evaluate every N epochs; 0 = never */
     int blas_threads;            /* BLAS threads per rank */
     int watchdog_seconds;        /* a collective stalled this long is an error; 0 = off */
+    nn_reduce reduce;            /* fast: float allreduce; exact: same bits on any rank count */
+    int exact_chunks;            /* exact: each global batch is this many fixed chunks of rows */
   } train;
   struct {
     nn_opt_kind name;

@@ -39,6 +39,12 @@ void nn_sampler_epoch(nn_sampler *s, int64_t e);
  * returns their count (0 is possible on a shard that ran out). */
 int64_t nn_sampler_rows(const nn_sampler *s, int64_t k, uint32_t *rows);
 
+/* Exact reduction (global sampling only): global batch k is cut into n_chunks fixed chunks,
+ * chunk j being rows nn_shard_range(b, j, n_chunks) of the batch's b rows; rank r computes the
+ * whole chunks nn_shard_range(n_chunks, r, world). Writes the held-row indices of chunk j into
+ * rows and returns their count (0 for an empty chunk of a short batch). */
+int64_t nn_sampler_chunk(const nn_sampler *s, int64_t k, int j, int n_chunks, uint32_t *rows);
+
 /* Most rows any rank gets in one step (workspace size). */
 int64_t nn_sampler_max_rows(const nn_sampler *s);
 

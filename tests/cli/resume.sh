@@ -36,6 +36,13 @@ expect_rc 0 "resume on 3 ranks" mpi 3 train "${cfg[@]}" --set log.run_dir=r13
 acc=$(last_eval r13 accuracy)
 awk -v a="$acc" -v r="$ref" 'BEGIN{exit !(a >= r - 0.02)}' && pass "1->3 reaches $acc (uninterrupted: $ref)" || fail "1->3 accuracy $acc vs $ref"
 
+# reduce = exact: stopped on 2 ranks, resumed on 3, bit-identical to 1 rank uninterrupted
+expect_rc 0 "exact, 1 rank uninterrupted" mpi 1 train "${cfg[@]}" --set train.reduce=exact --set log.run_dir=ex1
+expect_rc 75 "exact, 2 ranks, stop at 37" mpi 2 train "${cfg[@]}" --set train.reduce=exact --set log.run_dir=ex23 --stop-after-steps 37
+expect_rc 0 "exact, resume on 3 ranks" mpi 3 train "${cfg[@]}" --set train.reduce=exact --set log.run_dir=ex23
+if same_weights "$(newest_ckpt ex1)" "$(newest_ckpt ex23)"; then pass "exact: 2 ranks then 3 ranks = 1 rank, bit for bit"
+else fail "exact: rank-count change is not bit-exact"; fi
+
 # training already complete: exit 0 at once, no new steps
 expect_rc 0 "resume of a finished run" mpi 2 train "${cfg[@]}" --set log.run_dir=full2
 expect_out "already complete" "says so"

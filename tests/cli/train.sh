@@ -35,6 +35,22 @@ for np in 2 3; do
   else fail "np=$np differs from np=1 by more than 1e-4"; h5diff -p 1e-4 "$(newest_ckpt inv1)" "$(newest_ckpt inv$np)" /model /model | head; fi
 done
 
+# 4b. reduce = exact: bit-identical weights and optimiser state on 1, 2, 3 and 4 ranks
+for np in 1 2 3 4; do
+  expect_rc 0 "exact reduction on $np rank(s)" mpi $np train -c "$SRC/configs/spirals.ini" --set train.max_steps=100 \
+    --set train.reduce=exact --set log.run_dir=exact$np
+done
+for np in 2 3 4; do
+  if h5diff -q "$(newest_ckpt exact1)" "$(newest_ckpt exact$np)" /model /model && \
+     h5diff -q "$(newest_ckpt exact1)" "$(newest_ckpt exact$np)" /optimizer /optimizer; then
+    pass "exact: np=$np bit-identical to np=1"
+  else fail "exact: np=$np differs from np=1"; fi
+done
+expect_rc 2 "exact with more ranks than chunks" mpi 3 train --set train.reduce=exact --set train.exact_chunks=2 --set log.run_dir=x
+expect_out "raise train.exact_chunks" "tells what to change"
+expect_rc 2 "exact with shard sampling" mpi 1 train --set train.reduce=exact --set data.sampling=shard --set log.run_dir=x
+expect_out "requires data.sampling = global" "names the conflict"
+
 # 5. global batch smaller than the rank count
 expect_rc 2 "batch_size < ranks is a config error" mpi 3 train --set train.batch_size=2 --set log.run_dir=small
 expect_out "smaller than the number of ranks" "message names the cause"
