@@ -73,7 +73,8 @@ static const cfg_key keys[] = {
      "seed of the weight initialisation and of all sampling"},
 
     {"data", "path", T_STR, F(data, path), "", NULL, 0, 0, 0,
-     "HDF5 dataset file; empty = the built-in synthetic set chosen by synth"},
+     "HDF5 dataset file; empty = the built-in synthetic set chosen by synth; FILE:/group also sets the "
+     "training split (as --data FILE:/group does for eval and predict)"},
     {"data", "train", T_STR, F(data, train), "/train", NULL, 0, 0, 0, "group of the training split"},
     {"data", "eval", T_STR, F(data, eval), "/test", NULL, 0, 0, 0,
      "group evaluated every eval_every epochs; empty = no evaluation"},

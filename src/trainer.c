@@ -68,7 +68,12 @@ int nn_trainer_load(const nn_config *c, const char *which, nn_loader *ld, void *
     }
     *synth_mem = mem;
   } else {
-    rc = nn_loader_open(ld, c->data.path, group, c->data.sampling, c->data.ranks_per_node);
+    /* data.path may be FILE:/group, which then names the training split */
+    char file[NN_PATH_MAX], spec_group[128];
+    rc = nn_dataset_parse_spec(c->data.path, group, file, sizeof file, spec_group, sizeof spec_group);
+    if (rc) return nn_fail_prefix(NN_ECONFIG, "data.path: ");
+    if (train) group = spec_group;
+    rc = nn_loader_open(ld, file, group, c->data.sampling, c->data.ranks_per_node);
     if (rc) return rc;
   }
   /* the data must fit the model: features = input units; classes or targets = output units */
@@ -384,16 +389,26 @@ static int sums_fast(run *r, int64_t k, sums *out) {
 
 /* exact: the global batch is cut into train.exact_chunks fixed chunks; each is computed whole
  * by one rank, so its gradient has the same bits whichever rank (and however many ranks) run.
- * Chunk sums are added as 2^-36 fixed-point integers, which is associative, so the reduced
+ * Chunk sums are added as 2^-32 fixed-point integers, which is associative, so the reduced
  * gradient does not depend on the rank count either. */
-enum { FIX_BITS = 36 };
+enum { FIX_BITS = 32 };
+
+/* round(v) for |v| < 2^51: adding 1.5·2^52 leaves round(v) in the low mantissa bits (rounding
+ * to nearest even, deterministic); plain adds and bit moves, so the loop vectorises. */
+static inline int64_t to_fixed(double v) {
+  double y = v + 0x1.8p52;
+  int64_t bits;
+  memcpy(&bits, &y, sizeof bits);
+  return bits - 0x4338000000000000LL;
+}
 
 static int sums_exact(run *r, int64_t k, sums *out) {
   nn_net *net = &r->net;
   size_t np = net->n_params;
   int64_t *acc = r->acc, clo, chi, stop, ckpt, correct = 0;
   const int G = r->c->train.exact_chunks;
-  const double scale = ldexp(1.0, FIX_BITS), limit = ldexp(1.0, 62 - FIX_BITS) / G;
+  /* chunk sums must stay below 2^51 once scaled (to_fixed), and G of them below 2^62 */
+  const double scale = ldexp(1.0, FIX_BITS), limit = fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / G);
   memset(acc, 0, sizeof(int64_t) * (np + T_COUNT));
   nn_shard_range(G, nn_dist_rank(), nn_dist_size(), &clo, &chi);
   int rc = NN_OK;
@@ -402,18 +417,25 @@ static int sums_exact(run *r, int64_t k, sums *out) {
     int n = (int)nn_sampler_chunk(&r->sampler, k, (int)j, G, r->rows);
     if (n == 0) continue;
     forward_backward(r, n, &loss, &correct);
-    double t0 = now(), big = fabs(loss);
+    double t0 = now();
+    /* |g| >= limit, Inf or NaN, from the bit patterns (vectorises): |g|'s bits grow with |g| */
+    float flim = (float)limit;
+    int32_t lim_bits, over = !(fabs(loss) < limit);
+    memcpy(&lim_bits, &flim, sizeof lim_bits);
     for (size_t i = 0; i < np; i++) {
-      double g = net->grads[i] * scale;
-      big = fmax(big, fabs(net->grads[i]));
-      acc[i] += llrint(g);
+      int32_t b;
+      memcpy(&b, &net->grads[i], sizeof b);
+      over |= (b & 0x7fffffff) >= lim_bits;
     }
-    acc[np + T_LOSS] += llrint(loss * scale);
+    if (!over) {
+      for (size_t i = 0; i < np; i++) acc[i] += to_fixed(net->grads[i] * scale);
+      acc[np + T_LOSS] += to_fixed(loss * scale);
+    }
     acc[np + T_ROWS] += n;
-    if (!(big < limit)) /* also catches NaN */
-      rc = NN_FAIL(NN_ENUMERIC, "step %lld: train.reduce = exact: a gradient or loss sum of %g is non-finite or "
-                                "beyond the fixed-point range %g; lower optim.lr or use reduce = fast",
-                   (long long)r->prog.step + 1, big, limit);
+    if (over)
+      rc = NN_FAIL(NN_ENUMERIC, "step %lld: train.reduce = exact: a gradient or loss sum is non-finite or beyond "
+                                "the fixed-point range +-%g; lower optim.lr, or use train.reduce = fast",
+                   (long long)r->prog.step + 1, limit);
     r->tm.t[NN_T_REDUCE] += now() - t0;
   }
   requests(r, &stop, &ckpt);
