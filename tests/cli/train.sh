@@ -51,6 +51,17 @@ expect_out "raise train.exact_chunks" "tells what to change"
 expect_rc 2 "exact with shard sampling" mpi 1 train --set train.reduce=exact --set data.sampling=shard --set log.run_dir=x
 expect_out "requires data.sampling = global" "names the conflict"
 
+# 4c. shard sampling from a file (each rank reads only its rows) and global sampling with every
+# rank treated as its own node (the multi-node path of the node-shared copy) both converge
+"$NNMPI" data synth --kind spirals --n 4000 --n-test 1000 --out spirals.h5 >/dev/null
+for set in data.sampling=shard data.ranks_per_node=1; do
+  expect_rc 0 "spirals.h5 on 3 ranks with $set" mpi 3 train -c "$SRC/configs/spirals.ini" --set data.path=spirals.h5 \
+    --set $set --set log.run_dir=run-$set
+  acc=$(last_eval run-$set accuracy)
+  awk -v a="$acc" 'BEGIN{exit !(a >= 0.97)}' && pass "$set: accuracy $acc >= 0.97" || fail "$set: accuracy $acc"
+done
+grep -q "3 node copy" out.txt && pass "ranks_per_node=1 makes 3 node copies" || fail "node copies not reported as 3"
+
 # 5. global batch smaller than the rank count
 expect_rc 2 "batch_size < ranks is a config error" mpi 3 train --set train.batch_size=2 --set log.run_dir=small
 expect_out "smaller than the number of ranks" "message names the cause"
