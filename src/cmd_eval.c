@@ -1,5 +1,6 @@
 /* cmd_eval: `nnmpi eval` and `nnmpi predict` — a checkpoint's model on a dataset split,
  * distributed over the ranks of the job. Layer 6. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,9 @@ int nn_cmd_predict(int argc, char **argv) {
   rc = open_session(&s, model, data);
   int64_t lo = 0, hi = 0, N = s.ld.info.n;
   int K = s.net.sizes[s.net.n_layers];
+  if (!rc && N * K > INT_MAX)
+    rc = NN_FAIL(NN_EINVAL, "predict: %lld rows x %d outputs exceed the %d values one gather can move; "
+                            "predict a smaller split", (long long)N, K, INT_MAX);
   if (!rc) {
     nn_eval_range(&s.ld, &lo, &hi);
     mine = malloc(sizeof(float) * (size_t)((hi - lo) * K + 1));

@@ -137,6 +137,7 @@ int nn_dist_gather_f32(const float *send, int64_t n, float *recv) {
   }
   int cnt = (int)n, *counts = NULL, *displs = NULL, rc = NN_OK;
   if (rank_ == 0 && !(counts = calloc(2 * (size_t)size_, sizeof(int)))) rc = NN_FAIL(NN_ENOMEM, "gather counts");
+  if ((rc = nn_dist_agree(rc))) return rc;
   if (MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
     rc = NN_FAIL(NN_EINTERNAL, "MPI_Gather failed");
   if (rank_ == 0 && counts) {

@@ -72,6 +72,7 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
                       int64_t steps_per_epoch, const char *ckpt_dir) {
   m->t_last = m->epoch_t0 = now();
   m->samples_last = m->samples_start = p->samples;
+  m->labels = train->info.has_labels;
   size_t priv = 0, shared = 0;
   nn_loader_memory(train, &priv, &shared);
   if (m->log) {
@@ -184,7 +185,7 @@ void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timer
     fprintf(m->log, "done: epoch %lld, step %lld, %lld samples in %.2f s this run (%.2f s in all)", (long long)p->epoch,
             (long long)p->step, (long long)p->samples, wall, p->elapsed);
     if (p->eval_epoch >= 0) fprintf(m->log, "; last eval (epoch %d) loss %.4f %s %.4f", p->eval_epoch, p->eval_loss,
-                                    p->eval_metric2 == 0 ? "accuracy" : "mse", p->eval_metric);
+                                    m->labels ? "accuracy" : "mse", p->eval_metric);
     fprintf(m->log, "\ntime split over %d rank(s), seconds (min / mean / max):\n", W);
     for (int i = 0; i < NN_T_COUNT; i++)
       fprintf(m->log, "  %-10s %9.3f %9.3f %9.3f\n", names[i], mn[i], sum[i] / W, mx[i]);

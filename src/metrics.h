@@ -35,6 +35,7 @@ typedef struct nn_metrics {
   double acc_sum;
   int n_sum;
   double epoch_t0;
+  bool labels;          /* classification: report accuracy (else MSE) */
   char run_dir[NN_PATH_MAX]; /* rank 0: where metrics.jsonl and learning-curves.svg go */
 } nn_metrics;
 

@@ -23,7 +23,7 @@
 #include "nnmpi/tensor.h"
 
 /* Slots of the reduction tail (net->grads[n_params + i]). */
-enum { T_LOSS, T_ROWS, T_CORRECT, T_STOP, T_CKPT_TIME, T_COUNT };
+enum { T_LOSS, T_ROWS, T_CORRECT, T_STOP, T_CKPT_TIME, T_ERR, T_COUNT };
 
 static double now(void) {
   struct timespec ts;
@@ -46,7 +46,10 @@ int nn_trainer_load(const nn_config *c, const char *which, nn_loader *ld, void *
     float noise = -1;
     bool cls;
     rc = nn_synth_resolve(c->data.synth, &d, &k, &noise, &cls);
-    if (!rc && cls && K == 1 && k == 2) k = 2; /* binary labels with one sigmoid output */
+    if (rc && K == 1) { /* one sigmoid output learns two classes: ask for 2 */
+      d = D, k = 2, noise = -1;
+      rc = nn_synth_resolve(c->data.synth, &d, &k, &noise, &cls);
+    }
     if (rc) return nn_fail_prefix(NN_ECONFIG, "data.synth: ");
     int64_t n = train ? c->data.synth_samples : (c->data.synth_samples + 3) / 4;
     size_t bytes = sizeof(float) * (size_t)n * d + (cls ? sizeof(int32_t) * n : sizeof(float) * (size_t)n * k);
@@ -93,6 +96,13 @@ int nn_trainer_load(const nn_config *c, const char *which, nn_loader *ld, void *
   else if (in->has_labels && K == 1 && in->num_classes > 2)
     rc = NN_FAIL(NN_EDATA, "%s: num_classes = %d, but one output unit can only learn 2 classes", src,
                  in->num_classes);
+  /* a file without num_classes only promised labels >= 0: the output layer sets the range */
+  int classes = K > 1 ? K : 2;
+  for (int64_t i = 0; !rc && in->has_labels && in->num_classes == 0 && i < ld->rows_held; i++)
+    if (ld->y[i] >= classes)
+      rc = NN_FAIL(NN_EDATA, "%s:%s/y: label %d at row %lld, but the model has %d output(s): expected 0..%d", src,
+                   group, (int)ld->y[i], (long long)(ld->first_row + i), K, classes - 1);
+  rc = nn_dist_agree(rc); /* shards hold different rows */
   if (rc) {
     nn_loader_close(ld);
     free(*synth_mem);
@@ -183,11 +193,10 @@ static int write_text(const char *dir, const char *name, const char *text) {
   char path[NN_PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "w");
-  if (!f || fputs(text, f) < 0 || fclose(f)) {
-    if (f) fclose(f);
-    return NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno));
-  }
-  return NN_OK;
+  if (!f) return NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno));
+  int bad = fputs(text, f) < 0;
+  bad |= fclose(f) != 0;
+  return bad ? NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno)) : NN_OK;
 }
 
 typedef struct run {
@@ -411,8 +420,7 @@ static int sums_exact(run *r, int64_t k, sums *out) {
   const double scale = ldexp(1.0, FIX_BITS), limit = fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / G);
   memset(acc, 0, sizeof(int64_t) * (np + T_COUNT));
   nn_shard_range(G, nn_dist_rank(), nn_dist_size(), &clo, &chi);
-  int rc = NN_OK;
-  for (int64_t j = clo; j < chi && !rc; j++) {
+  for (int64_t j = clo; j < chi; j++) {
     double loss = 0;
     int n = (int)nn_sampler_chunk(&r->sampler, k, (int)j, G, r->rows);
     if (n == 0) continue;
@@ -432,17 +440,16 @@ static int sums_exact(run *r, int64_t k, sums *out) {
       acc[np + T_LOSS] += to_fixed(loss * scale);
     }
     acc[np + T_ROWS] += n;
-    if (over)
-      rc = NN_FAIL(NN_ENUMERIC, "step %lld: train.reduce = exact: a gradient or loss sum is non-finite or beyond "
-                                "the fixed-point range +-%g; lower optim.lr, or use train.reduce = fast",
-                   (long long)r->prog.step + 1, limit);
+    acc[np + T_ERR] |= over;
     r->tm.t[NN_T_REDUCE] += now() - t0;
   }
   requests(r, &stop, &ckpt);
   acc[np + T_CORRECT] = correct, acc[np + T_STOP] = stop, acc[np + T_CKPT_TIME] = ckpt;
-  if ((rc = nn_dist_agree(rc))) return rc;
   double t0 = now();
-  rc = nn_dist_sum_i64(acc, np + T_COUNT);
+  int rc = nn_dist_sum_i64(acc, np + T_COUNT); /* a range error anywhere rides in T_ERR */
+  if (!rc && acc[np + T_ERR])
+    rc = NN_FAIL(NN_ENUMERIC, "train.reduce = exact: a gradient or loss sum is non-finite or beyond the fixed-point "
+                              "range +-%g; lower optim.lr, or use train.reduce = fast", limit);
   for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)acc[i] / scale);
   r->tm.t[NN_T_REDUCE] += now() - t0;
   *out = (sums){(double)acc[np + T_LOSS] / scale, (double)acc[np + T_ROWS], (double)acc[np + T_CORRECT],
@@ -610,7 +617,12 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   if (!rc) rc = resume(r, &resumed);
   if (!rc) {
     r->steps_per_epoch = nn_sampler_steps(&r->sampler);
-    r->total_steps = c->train.max_steps > 0 ? c->train.max_steps : r->steps_per_epoch * c->train.epochs;
+    /* shard batches per epoch depend on the rank count: a checkpoint from another count may
+     * already be past this epoch's last batch */
+    if (resumed && r->prog.batch >= r->steps_per_epoch) r->prog.epoch++, r->prog.batch = 0;
+    /* the schedule spans the run as finished() ends it: epochs, or max_steps if that comes first */
+    r->total_steps = r->steps_per_epoch * c->train.epochs;
+    if (c->train.max_steps > 0 && c->train.max_steps < r->total_steps) r->total_steps = c->train.max_steps;
     if (r->steps_per_epoch < 1)
       rc = NN_FAIL(NN_ECONFIG, "train.drop_last: %lld training rows make no full batch of %d",
                    (long long)r->train.info.n, c->train.batch_size);

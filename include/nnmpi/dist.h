@@ -19,8 +19,8 @@ int nn_dist_size(void); /* 1 before init */
 void nn_dist_versions(char *buf, size_t cap);
 
 /* Agreement after any step that can fail on some ranks only: every rank passes its status;
- * all get the worst (most negative, by a fixed order) and, if it failed, the detail message of
- * the lowest failing rank (prefixed "rank R: " when R > 0) is recorded on every rank.
+ * when any failed, all get the status and the detail message of the lowest failing rank
+ * (prefixed "rank R: " when R > 0), recorded on every rank.
  * A collective: all ranks must call it. */
 int nn_dist_agree(int status);
 
