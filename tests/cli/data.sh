@@ -28,6 +28,9 @@ expect_rc 0 "synth blobs" "$NNMPI" data synth --kind blobs --n 3000 --n-test 600
 expect_rc 0 "train on blobs.h5, 2 ranks" mpi 2 train --set data.path=blobs.h5 --set model.layers=2,16,3 \
   --set train.epochs=3 --set log.run_dir=run
 ck=$(newest_ckpt run)
+expect_rc 0 "data.path = FILE:/group selects the training split" mpi 1 train --set data.path=blobs.h5:/test \
+  --set model.layers=2,16,3 --set train.epochs=1 --set log.run_dir=run-spec
+expect_out "600 rows" "trained on the 600 rows of /test"
 expect_rc 0 "inspect a checkpoint" "$NNMPI" inspect "$ck"
 expect_out "step" "checkpoint summary shows the step"
 for np in 1 3; do

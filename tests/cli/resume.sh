@@ -48,14 +48,15 @@ expect_rc 0 "resume of a finished run" mpi 2 train "${cfg[@]}" --set log.run_dir
 expect_out "already complete" "says so"
 
 # SIGUSR1 through mpirun and SIGTERM to a singleton: checkpoint, exit 75, exact resume
-big=(-c "$SRC/configs/spirals.ini" --set data.synth_samples=40000 --set train.epochs=3)
+# long enough (seconds) that the signal always lands mid-run, even on a loaded machine
+big=(-c "$SRC/configs/spirals.ini" --set data.synth_samples=100000 --set train.epochs=4)
 expect_rc 0 "long reference run, 1 rank" mpi 1 train "${big[@]}" --set log.run_dir=sigrefTERM
 expect_rc 0 "long reference run, 2 ranks" mpi 2 train "${big[@]}" --set log.run_dir=sigrefUSR1
 for sig in USR1 TERM; do
   # mpirun forwards SIGUSR1 to its ranks (exec'd here so $! is mpirun itself)
   if [ $sig = USR1 ]; then "$MPIEXEC" -n 2 "$NNMPI" train "${big[@]}" --set log.run_dir=sig$sig >sig.out 2>&1 & pid=$!
   else "$NNMPI" train "${big[@]}" --set log.run_dir=sig$sig >sig.out 2>&1 & pid=$!; fi
-  for _ in $(seq 100); do grep -q '"event":"step"' sig$sig/metrics.jsonl 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 200); do grep -q '"event":"start"' sig$sig/metrics.jsonl 2>/dev/null && break; sleep 0.05; done
   kill -$sig $pid; kill -$sig $pid 2>/dev/null || true   # a second signal must not hurt
   rc=0; wait $pid || rc=$?
   [ $rc -eq 75 ] && pass "SIG$sig: exit 75" || { fail "SIG$sig: exit $rc"; tail sig.out; }
