@@ -8,7 +8,7 @@
 
 #include "nnmpi/dist.h"
 
-static double now(void) {
+double nn_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + 1e-9 * ts.tv_nsec;
@@ -70,7 +70,7 @@ static const char *mib(size_t bytes, char *buf, size_t cap) {
 void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train, const nn_loader *eval,
                       const nn_net *net, const char *resumed_from, const nn_ckpt_progress *p,
                       int64_t steps_per_epoch, const char *ckpt_dir) {
-  m->t_last = m->epoch_t0 = now();
+  m->t_last = m->epoch_t0 = nn_now();
   m->samples_last = m->samples_start = p->samples;
   m->labels = train->info.has_labels;
   size_t priv = 0, shared = 0;
@@ -100,9 +100,8 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
        nn_dist_size(), net->n_params, (long long)train->info.n, (long long)p->step, resumed_from ? "true" : "false");
 }
 
-void nn_metrics_epoch_begin(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per_epoch) {
-  (void)p, (void)steps_per_epoch;
-  m->epoch_t0 = now();
+void nn_metrics_epoch_begin(nn_metrics *m) {
+  m->epoch_t0 = nn_now();
 }
 
 void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per_epoch, double loss, double acc,
@@ -110,7 +109,7 @@ void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per
   (void)rows;
   m->loss_sum += loss, m->acc_sum += acc, m->n_sum++;
   bool last = p->batch == steps_per_epoch;
-  double t = now();
+  double t = nn_now();
   bool due = m->tty ? (t - m->t_last > 0.25 || last) : (p->step % m->every == 0 || last);
   if (!due) return;
   double sps = (p->samples - m->samples_last) / (t - m->t_last > 1e-9 ? t - m->t_last : 1e-9);

@@ -39,6 +39,9 @@ typedef struct nn_metrics {
   char run_dir[NN_PATH_MAX]; /* rank 0: where metrics.jsonl and learning-curves.svg go */
 } nn_metrics;
 
+/* Seconds on a monotonic clock (phase timers of the trainer and of the output). */
+double nn_now(void);
+
 /* Opens <run_dir>/metrics.jsonl for appending (rank 0: run_dir non-NULL). NN_EIO. */
 int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, const char *run_dir);
 void nn_metrics_close(nn_metrics *m);
@@ -46,7 +49,8 @@ void nn_metrics_close(nn_metrics *m);
 void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train, const nn_loader *eval,
                       const nn_net *net, const char *resumed_from, const nn_ckpt_progress *p,
                       int64_t steps_per_epoch, const char *ckpt_dir);
-void nn_metrics_epoch_begin(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per_epoch);
+/* Starts the epoch's clock (progress bar ETA). */
+void nn_metrics_epoch_begin(nn_metrics *m);
 /* acc < 0: regression (no accuracy). */
 void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per_epoch, double loss, double acc,
                      float lr, int64_t rows);

@@ -25,12 +25,6 @@
 /* Slots of the reduction tail (net->grads[n_params + i]). */
 enum { T_LOSS, T_ROWS, T_CORRECT, T_STOP, T_CKPT_TIME, T_ERR, T_COUNT };
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 /* ---------------------------------------------------------------------------------------
  * data */
 
@@ -223,9 +217,9 @@ typedef struct run {
 
 /* Rank 0 writes the checkpoint and rotates; every rank learns the outcome. */
 static int checkpoint(run *r) {
-  double t0 = now();
+  double t0 = nn_now();
   int rc = NN_OK;
-  r->prog.elapsed = r->elapsed0 + (now() - r->t_start);
+  r->prog.elapsed = r->elapsed0 + (nn_now() - r->t_start);
   r->prog.world_size = nn_dist_size();
   if (nn_dist_rank() == 0) {
     nn_ckpt_data d = {r->o->config_text, &r->net, &r->opt, r->prog};
@@ -233,10 +227,10 @@ static int checkpoint(run *r) {
     if (!rc) rc = nn_ckpt_rotate(r->ckpt_dir, r->c->checkpoint.keep, r->c->checkpoint.keep_every_epochs);
   }
   rc = nn_dist_agree(rc);
-  double dt = now() - t0;
+  double dt = nn_now() - t0;
   r->tm.t[NN_T_CKPT] += dt;
   r->tm.n_ckpt++;
-  r->last_ckpt_time = now();
+  r->last_ckpt_time = nn_now();
   if (rc == NN_OK) {
     r->last_ckpt_step = r->prog.step;
     nn_dist_bcast(r->last_ckpt, sizeof r->last_ckpt, 0);
@@ -347,7 +341,7 @@ static void requests(run *r, int64_t *stop, int64_t *ckpt_time) {
   *stop = r->o->stop_flag && *r->o->stop_flag;
   *ckpt_time = 0;
   if (nn_dist_rank() != 0) return;
-  double tnow = now(), wall = (double)time(NULL);
+  double tnow = nn_now(), wall = (double)time(NULL);
   if (r->c->checkpoint.every_seconds > 0 && tnow - r->last_ckpt_time >= r->c->checkpoint.every_seconds)
     *ckpt_time = 1;
   if (r->o->end_time > 0) { /* stop while a checkpoint still fits, with a safety margin */
@@ -362,19 +356,19 @@ static void requests(run *r, int64_t *stop, int64_t *ckpt_time) {
 static void forward_backward(run *r, int n, double *loss, int64_t *correct) {
   nn_net *net = &r->net;
   bool labels = r->train.y != NULL;
-  double t0 = now();
+  double t0 = nn_now();
   nn_loader_gather(&r->train, r->rows, n, r->X, labels ? r->y : NULL, labels ? NULL : r->Y);
   nn_targets t = labels ? (nn_targets){r->y, NULL} : (nn_targets){NULL, r->Y};
-  double t1 = now();
+  double t1 = nn_now();
   if (n > 0) {
     nn_net_forward(net, r->X, n);
     *loss += nn_net_loss_sum(net, t, n);
     if (labels) *correct += nn_net_count_correct(net, r->y, n);
   }
-  double t2 = now();
+  double t2 = nn_now();
   if (n > 0) nn_net_backward(net, r->X, t, n);
   else memset(net->grads, 0, sizeof(float) * net->n_params);
-  r->tm.t[NN_T_DATA] += t1 - t0, r->tm.t[NN_T_FORWARD] += t2 - t1, r->tm.t[NN_T_BACKWARD] += now() - t2;
+  r->tm.t[NN_T_DATA] += t1 - t0, r->tm.t[NN_T_FORWARD] += t2 - t1, r->tm.t[NN_T_BACKWARD] += nn_now() - t2;
 }
 
 /* fast: this rank's slice in one forward/backward, one float allreduce of [grads | scalars]. */
@@ -389,9 +383,9 @@ static int sums_fast(run *r, int64_t k, sums *out) {
   memset(tail, 0, sizeof(float) * NN_GRAD_EXTRA);
   tail[T_LOSS] = (float)loss, tail[T_ROWS] = (float)n, tail[T_CORRECT] = (float)correct;
   tail[T_STOP] = (float)stop, tail[T_CKPT_TIME] = (float)ckpt;
-  double t0 = now();
+  double t0 = nn_now();
   int rc = nn_dist_sum_f32(net->grads, net->n_params + T_COUNT);
-  r->tm.t[NN_T_REDUCE] += now() - t0;
+  r->tm.t[NN_T_REDUCE] += nn_now() - t0;
   *out = (sums){tail[T_LOSS], tail[T_ROWS], tail[T_CORRECT], tail[T_STOP] > 0, tail[T_CKPT_TIME] > 0};
   return rc;
 }
@@ -425,7 +419,7 @@ static int sums_exact(run *r, int64_t k, sums *out) {
     int n = (int)nn_sampler_chunk(&r->sampler, k, (int)j, G, r->rows);
     if (n == 0) continue;
     forward_backward(r, n, &loss, &correct);
-    double t0 = now();
+    double t0 = nn_now();
     /* |g| >= limit, Inf or NaN, from the bit patterns (vectorises): |g|'s bits grow with |g| */
     float flim = (float)limit;
     int32_t lim_bits, over = !(fabs(loss) < limit);
@@ -441,17 +435,17 @@ static int sums_exact(run *r, int64_t k, sums *out) {
     }
     acc[np + T_ROWS] += n;
     acc[np + T_ERR] |= over;
-    r->tm.t[NN_T_REDUCE] += now() - t0;
+    r->tm.t[NN_T_REDUCE] += nn_now() - t0;
   }
   requests(r, &stop, &ckpt);
   acc[np + T_CORRECT] = correct, acc[np + T_STOP] = stop, acc[np + T_CKPT_TIME] = ckpt;
-  double t0 = now();
+  double t0 = nn_now();
   int rc = nn_dist_sum_i64(acc, np + T_COUNT); /* a range error anywhere rides in T_ERR */
   if (!rc && acc[np + T_ERR])
     rc = NN_FAIL(NN_ENUMERIC, "train.reduce = exact: a gradient or loss sum is non-finite or beyond the fixed-point "
                               "range +-%g; lower optim.lr, or use train.reduce = fast", limit);
   for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)acc[i] / scale);
-  r->tm.t[NN_T_REDUCE] += now() - t0;
+  r->tm.t[NN_T_REDUCE] += nn_now() - t0;
   *out = (sums){(double)acc[np + T_LOSS] / scale, (double)acc[np + T_ROWS], (double)acc[np + T_CORRECT],
                 acc[np + T_STOP] > 0, acc[np + T_CKPT_TIME] > 0};
   return rc;
@@ -464,7 +458,7 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
   sums s;
   int rc = r->c->train.reduce == NN_REDUCE_EXACT ? sums_exact(r, k, &s) : sums_fast(r, k, &s);
   if (rc) return nn_fail_prefix(rc, "step %lld: ", (long long)r->prog.step + 1);
-  double t0 = now();
+  double t0 = nn_now();
   *stop = s.stop, *ckpt_time = s.ckpt_time;
   /* mean over the global batch: one division after the sum */
   float inv = (float)(1.0 / s.rows);
@@ -478,7 +472,7 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
                    isfinite(mean_loss) ? "gradient norm" : "loss", isfinite(mean_loss) ? gnorm : mean_loss);
   float lr = nn_lr_at(r->c, r->prog.step, r->total_steps);
   nn_optim_step(&r->opt, net->params, net->grads, lr);
-  r->tm.t[NN_T_OPTIM] += now() - t0;
+  r->tm.t[NN_T_OPTIM] += nn_now() - t0;
   r->tm.steps++;
   r->prog.step++;
   r->prog.batch = k + 1;
@@ -489,10 +483,10 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
 }
 
 static int evaluate(run *r) {
-  double t0 = now();
+  double t0 = nn_now();
   nn_eval_result e;
   int rc = nn_evaluate(&r->net, &r->eval, r->X, r->y, r->Y, &e);
-  r->tm.t[NN_T_EVAL] += now() - t0;
+  r->tm.t[NN_T_EVAL] += nn_now() - t0;
   if (rc) return rc;
   r->prog.eval_epoch = (int)r->prog.epoch + 1;
   r->prog.eval_loss = e.loss;
@@ -536,18 +530,18 @@ static int setup(run *r) {
   if ((rc = nn_trainer_load(c, "train", &r->train, &r->train_mem))) return rc;
   r->have_eval = c->data.eval[0] && c->train.eval_every > 0;
   if (r->have_eval && (rc = nn_trainer_load(c, "eval", &r->eval, &r->eval_mem))) return rc;
-  /* workspace: the largest slice of a global batch on any rank, and eval chunks */
-  int cap = (c->train.batch_size + W - 1) / W; /* nn_sampler_max_rows */
+  r->sampler = (nn_sampler){.n = r->train.info.n, .held = r->train.rows_held, .batch = c->train.batch_size,
+                            .drop_last = c->train.drop_last, .shard = c->data.sampling == NN_SAMPLING_SHARD,
+                            .rank = nn_dist_rank(), .world = W, .seed = c->model.seed, .epoch = -1,
+                            .perm = malloc(sizeof(uint32_t) * (size_t)(r->train.rows_held + 1))};
+  /* workspace: the largest slice of a global batch on any rank, and eval chunks of 256 rows */
+  int cap = (int)nn_sampler_max_rows(&r->sampler);
   cap = cap > 256 ? cap : 256;
   rc = nn_net_init(&r->net, c, cap);
   if (!rc) rc = nn_optim_init(&r->opt, c, r->net.n_params);
   int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1];
   r->X = malloc(sizeof(float) * (size_t)cap * (D + K));
   r->y = malloc(sizeof(int32_t) * (size_t)cap);
-  r->sampler = (nn_sampler){.n = r->train.info.n, .held = r->train.rows_held, .batch = c->train.batch_size,
-                            .drop_last = c->train.drop_last, .shard = c->data.sampling == NN_SAMPLING_SHARD,
-                            .rank = nn_dist_rank(), .world = W, .seed = c->model.seed, .epoch = -1,
-                            .perm = malloc(sizeof(uint32_t) * (size_t)(r->train.rows_held + 1))};
   r->rows = malloc(sizeof(uint32_t) * (size_t)cap);
   if (!rc && c->train.reduce == NN_REDUCE_EXACT && !(r->acc = malloc(sizeof(int64_t) * (r->net.n_params + T_COUNT))))
     rc = NN_FAIL(NN_ENOMEM, "exact reduction buffer");
@@ -577,7 +571,7 @@ static int train_loop(run *r) {
   int rc = NN_OK;
   while (!finished(r)) {
     nn_sampler_epoch(&r->sampler, r->prog.epoch);
-    nn_metrics_epoch_begin(&r->metrics, &r->prog, r->steps_per_epoch);
+    nn_metrics_epoch_begin(&r->metrics);
     while (r->prog.batch < r->steps_per_epoch) {
       bool stop = false, ckpt_time = false;
       if ((rc = step(r, r->prog.batch, &stop, &ckpt_time))) return rc;
@@ -635,7 +629,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   if (!rc) rc = nn_dist_agree(verify_replicas(&r->net));
   if (!rc) {
     r->elapsed0 = r->prog.elapsed;
-    r->t_start = r->last_ckpt_time = now();
+    r->t_start = r->last_ckpt_time = nn_now();
     nn_metrics_start(&r->metrics, c, &r->train, r->have_eval ? &r->eval : NULL, &r->net, resumed ? r->last_ckpt : NULL,
                      &r->prog, r->steps_per_epoch, r->ckpt_dir);
     if (resumed && finished(r)) nn_metrics_warn(&r->metrics, "training is already complete (step %lld, epoch %lld): nothing to do",
@@ -646,8 +640,8 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
       int vr = nn_dist_agree(verify_replicas(&r->net));
       rc = vr ? vr : rc;
     }
-    r->prog.elapsed = r->elapsed0 + (now() - r->t_start);
-    if (rc == NN_OK || rc == NN_ESTOPPED) nn_metrics_summary(&r->metrics, &r->prog, &r->tm, now() - r->t_start);
+    r->prog.elapsed = r->elapsed0 + (nn_now() - r->t_start);
+    if (rc == NN_OK || rc == NN_ESTOPPED) nn_metrics_summary(&r->metrics, &r->prog, &r->tm, nn_now() - r->t_start);
   }
   if (res) {
     res->prog = r->prog;
