@@ -180,7 +180,7 @@ int main(int argc, char **argv) {
   nn_net net;
   float *X = malloc((size_t)BATCH * (size_t)ld.info.d * sizeof *X);
   int32_t y[BATCH];
-  rc = nn_net_init(&net, &c, BATCH);
+  rc = nn_net_init(&net, &c.model, BATCH);
   if (rc != NN_OK || !X || !ld.info.has_labels) {
     if (rank == 0) fprintf(stderr, "bench_gather: %s (needs a labelled split)\n", rc ? nn_errmsg() : "");
     nn_loader_close(&ld);

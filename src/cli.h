@@ -17,9 +17,4 @@ int nn_cmd_inspect_checkpoint(const char *path);
 /* True when argv[1..] contains -h or --help. */
 int nn_cli_wants_help(int argc, char **argv);
 
-/* Loads defaults + file (if path non-NULL) + every --set in argv into c, validates.
- * Used by train, config and gradcheck so the three agree. */
-struct nn_config;
-int nn_cli_load_config(struct nn_config *c, const char *path, int n_sets, char **sets);
-
 #endif

@@ -1,5 +1,5 @@
 /* cmd_data: `nnmpi data import-idx | import-csv | synth` — option parsing and the result line;
- * the work is in the importers and nn_synth_write (include/nnmpi/dataset_write.h).
+ * the work is in the importers (include/nnmpi/import.h).
  * Layer 6: no MPI calls; prints help and results to stdout. */
 #include <getopt.h>
 #include <limits.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nnmpi/dataset_write.h"
+#include "nnmpi/import.h"
 #include "nnmpi/status.h"
 #include "nnmpi/synth.h"
 

@@ -9,9 +9,9 @@
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/dataset.h"
 #include "nnmpi/dist.h"
+#include "nnmpi/eval.h"
 #include "nnmpi/predictions.h"
 #include "nnmpi/status.h"
-#include "nnmpi/trainer.h"
 
 static const char eval_help[] =
     "usage: [mpirun -np N] nnmpi eval --model CKPT [--data FILE:/split]\n"
@@ -32,7 +32,6 @@ typedef struct session {
   nn_net net;
   nn_optim opt;
   nn_loader ld;
-  void *synth;
   float *X, *Y;
   int32_t *y;
 } session;
@@ -52,14 +51,14 @@ static int open_session(session *s, const char *model, const char *data) {
                                           sizeof s->cfg.data.eval)))
     return rc;
   if (!s->cfg.data.eval[0]) snprintf(s->cfg.data.eval, sizeof s->cfg.data.eval, "/test");
-  if ((rc = nn_trainer_load(&s->cfg, "eval", &s->ld, &s->synth))) return rc;
-  rc = nn_net_init(&s->net, &s->cfg, 256);
-  if (!rc) rc = nn_optim_init(&s->opt, &s->cfg, s->net.n_params);
+  if ((rc = nn_loader_open_config(&s->ld, &s->cfg, "eval"))) return rc;
+  rc = nn_net_init(&s->net, &s->cfg.model, NN_EVAL_CHUNK);
+  if (!rc) rc = nn_optim_init(&s->opt, &s->cfg.optim, s->net.n_params);
   int D = s->net.sizes[0], K = s->net.sizes[s->net.n_layers];
-  s->X = malloc(sizeof(float) * 256 * (size_t)(D + K));
-  s->y = malloc(sizeof(int32_t) * 256);
+  s->X = malloc(sizeof(float) * NN_EVAL_CHUNK * (size_t)(D + K));
+  s->y = malloc(sizeof(int32_t) * NN_EVAL_CHUNK);
   if (!rc && (!s->X || !s->y)) rc = NN_FAIL(NN_ENOMEM, "batch buffers");
-  if (!rc) s->Y = s->X + 256 * (size_t)D;
+  if (!rc) s->Y = s->X + NN_EVAL_CHUNK * (size_t)D;
   nn_ckpt_data d = {NULL, &s->net, &s->opt, {0}};
   if (!rc) rc = nn_ckpt_read(model, &d);
   return nn_dist_agree(rc);
@@ -67,7 +66,6 @@ static int open_session(session *s, const char *model, const char *data) {
 
 static void close_session(session *s) {
   nn_loader_close(&s->ld);
-  free(s->synth);
   nn_net_free(&s->net);
   nn_optim_free(&s->opt);
   free(s->X);
@@ -128,9 +126,9 @@ int nn_cmd_predict(int argc, char **argv) {
     if (!mine || (nn_dist_rank() == 0 && !all)) rc = NN_FAIL(NN_ENOMEM, "predictions of %lld rows", (long long)N);
   }
   if ((rc = nn_dist_agree(rc))) goto out;
-  uint32_t idx[256];
+  uint32_t idx[NN_EVAL_CHUNK];
   for (int64_t i = lo; i < hi;) {
-    int n = (int)(hi - i < 256 ? hi - i : 256);
+    int n = (int)(hi - i < NN_EVAL_CHUNK ? hi - i : NN_EVAL_CHUNK);
     for (int j = 0; j < n; j++) idx[j] = (uint32_t)(i + j);
     nn_loader_gather(&s.ld, idx, n, s.X, s.ld.y ? s.y : NULL, s.ld.y ? NULL : s.Y);
     memcpy(mine + (i - lo) * K, nn_net_forward(&s.net, s.X, n), sizeof(float) * (size_t)n * K);

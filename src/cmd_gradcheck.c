@@ -44,12 +44,12 @@ int nn_cmd_gradcheck(int argc, char **argv) {
     else rc = NN_FAIL(NN_EINVAL, "gradcheck: bad or unknown option '%s' (see nnmpi gradcheck --help)", a);
   }
   nn_config cfg;
-  if (!rc) rc = nn_cli_load_config(&cfg, cfg_path, n_sets, sets);
+  if (!rc) rc = nn_config_load(&cfg, cfg_path, n_sets, sets);
   free(sets);
   if (rc) return rc;
   nn_gradcheck_layer res[NN_MAX_LAYERS];
   double worst = 0;
-  if ((rc = nn_gradcheck_config(&cfg, batch, cfg.model.seed, samples, res, &worst))) return rc;
+  if ((rc = nn_gradcheck_spec(&cfg.model, batch, cfg.model.seed, samples, res, &worst))) return rc;
   int bad = 0;
   printf("gradcheck: %d layers, batch %d, tolerance %g\n", cfg.model.n_sizes - 1, batch, tol);
   printf("  layer  shape        checked  rel_err     max_abs     |g_fd|\n");

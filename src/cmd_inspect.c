@@ -1,6 +1,6 @@
 /* cmd_inspect: `nnmpi inspect FILE` — summarises a dataset file (attributes, splits, shapes,
  * storage, class balance, value ranges) and verifies it by reading every chunk; checkpoints are
- * handed to nn_cmd_inspect_checkpoint. Layer 6: dataset module + HDF5 metadata; prints to stdout. */
+ * handed to nn_cmd_inspect_checkpoint. Layer 6: dataset module; prints to stdout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,79 +10,23 @@
 #include "cli.h"
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/dataset.h"
-#include "nnmpi/dataset_write.h"
 #include "nnmpi/status.h"
 
-enum { MAX_SPLITS = 64, BLOCK_BYTES = 4 << 20, MAX_LISTED_CLASSES = 100, MAX_COUNTED_CLASSES = 1 << 16 };
-
-typedef struct {
-  int n;
-  char name[MAX_SPLITS][128];
-} group_list;
-
-static herr_t add_group(hid_t g, const char *name, const H5L_info_t *li, void *data) {
-  (void)li;
-  group_list *l = data;
-  hid_t o = H5Oopen(g, name, H5P_DEFAULT);
-  if (o >= 0 && H5Iget_type(o) == H5I_GROUP && l->n < MAX_SPLITS) snprintf(l->name[l->n++], 128, "/%s", name);
-  if (o >= 0) H5Oclose(o);
-  return 0;
-}
-
-/* "(60000, 784) uint8, chunks (334, 784), shuffle + deflate(4) + fletcher32"; true when the
- * chunks carry Fletcher32 checksums. */
-static bool describe(hid_t f, const char *obj, char *buf, size_t cap) {
-  bool sums = false;
-  hid_t d = H5Dopen2(f, obj, H5P_DEFAULT);
-  if (d < 0) {
-    snprintf(buf, cap, "(cannot open: %s)", nn_h5_errstr());
-    return false;
-  }
-  hid_t t = H5Dget_type(d), s = H5Dget_space(d), p = H5Dget_create_plist(d);
-  hsize_t dims[2] = {0, 0}, ch[2] = {0, 0};
-  int rank = H5Sget_simple_extent_ndims(s);
-  char tn[32];
-  nn_h5_type_name(t, tn, sizeof tn);
-  if (rank >= 1 && rank <= 2) H5Sget_simple_extent_dims(s, dims, NULL);
-  size_t n = (size_t)(rank == 2 ? snprintf(buf, cap, "(%llu, %llu) %s", (unsigned long long)dims[0], (unsigned long long)dims[1], tn)
-                                 : snprintf(buf, cap, "(%llu) %s", (unsigned long long)dims[0], tn));
-  if (H5Pget_layout(p) == H5D_CHUNKED && (rank == 1 || rank == 2) && n < cap) {
-    H5Pget_chunk(p, 2, ch);
-    n += (size_t)snprintf(buf + n, cap - n, rank == 2 ? ", chunks (%llu, %llu)" : ", chunks (%llu)",
-                          (unsigned long long)ch[0], (unsigned long long)ch[1]);
-  } else if (n < cap) {
-    n += (size_t)snprintf(buf + n, cap - n, ", contiguous");
-  }
-  int nf = H5Pget_nfilters(p);
-  for (int i = 0; i < nf && n < cap; i++) {
-    unsigned flags, cd[8], conf;
-    size_t ncd = 8;
-    char fname[64] = "";
-    H5Z_filter_t id = H5Pget_filter2(p, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, &conf);
-    const char *sep = i ? " + " : ", ";
-    if (id == H5Z_FILTER_DEFLATE) n += (size_t)snprintf(buf + n, cap - n, "%sdeflate(%u)", sep, ncd ? cd[0] : 0);
-    else if (id == H5Z_FILTER_SHUFFLE) n += (size_t)snprintf(buf + n, cap - n, "%sshuffle", sep);
-    else if (id == H5Z_FILTER_FLETCHER32) n += (size_t)snprintf(buf + n, cap - n, "%sfletcher32", sep), sums = true;
-    else n += (size_t)snprintf(buf + n, cap - n, "%sfilter %d (%s)", sep, (int)id, fname);
-  }
-  if (nf == 0 && n < cap) snprintf(buf + n, cap - n, ", no filters (no checksums)");
-  H5Pclose(p), H5Sclose(s), H5Tclose(t), H5Dclose(d);
-  return sums;
-}
+enum { BLOCK_BYTES = 4 << 20, MAX_LISTED_CLASSES = 100, MAX_COUNTED_CLASSES = 1 << 16 };
 
 /* Prints one split and verifies it row block by row block; NN_EDATA (message) on the first problem. */
-static int inspect_split(hid_t f, const char *path, const char *group) {
+static int inspect_split(const char *path, const char *group) {
   nn_split_info in;
   char desc[512], obj[256];
   int rc = nn_dataset_probe(path, group, &in);
   printf("%s\n", group);
   if (rc) return rc;
   snprintf(obj, sizeof obj, "%s/X", group);
-  bool sums = describe(f, obj, desc, sizeof desc);
+  bool sums = nn_dataset_describe(path, obj, desc, sizeof desc);
   printf("  X  %s", desc);
   if (in.xtype == NN_DTYPE_U8) printf(", x = v * %g + %g", (double)in.scale, (double)in.offset);
   snprintf(obj, sizeof obj, "%s/%s", group, in.has_labels ? "y" : "Y");
-  sums = describe(f, obj, desc, sizeof desc) && sums;
+  sums = nn_dataset_describe(path, obj, desc, sizeof desc) && sums;
   printf("\n  %s  %s\n", in.has_labels ? "y" : "Y", desc);
 
   int64_t row_bytes = (int64_t)in.d * (in.xtype == NN_DTYPE_U8 ? 1 : 4) + 4 * (in.has_labels ? 1 : in.k);
@@ -143,44 +87,38 @@ int nn_cmd_inspect(int argc, char **argv) {
   /* checkpoints carry a verified text header: route them before HDF5 parses anything, so a
    * damaged checkpoint is a checkpoint error (exit 4), not a data error */
   if (nn_ckpt_is_checkpoint(path)) return nn_cmd_inspect_checkpoint(path);
-  hid_t f;
-  int rc = nn_h5_open_ro(path, &f);
-  if (rc) return rc;
-  char fmt[64] = "", src[4096] = "", names[4096] = "";
-  long long ver = 0, nc = 0;
-  int has_fmt = nn_h5_attr_str(f, "format", fmt, sizeof fmt) == 1;
-  if (has_fmt && !strcmp(fmt, "nnmpi-checkpoint")) {
-    H5Fclose(f);
+  nn_dataset_summary *g = malloc(sizeof *g);
+  if (!g) return NN_FAIL(NN_ENOMEM, "inspect: no memory");
+  int rc = nn_dataset_summarize(path, g);
+  if (rc) {
+    free(g);
+    return rc;
+  }
+  if (!strcmp(g->format, "nnmpi-checkpoint")) {
+    free(g);
     return nn_cmd_inspect_checkpoint(path);
   }
   struct stat st;
   stat(path, &st);
   printf("file         %s (%.1f MB)\n", path, (double)st.st_size / 1e6);
-  printf("format       %s", has_fmt ? fmt : "(no format attribute: plain HDF5 file)");
-  if (nn_h5_attr_int(f, "format_version", &ver) == 1) printf(", version %lld", ver);
+  printf("format       %s", g->format[0] ? g->format : "(no format attribute: plain HDF5 file)");
+  if (g->format_version >= 0) printf(", version %lld", g->format_version);
   printf("\n");
-  if (nn_h5_attr_int(f, "num_classes", &nc) == 1) printf("num_classes  %lld\n", nc);
-  if (nn_h5_attr_str(f, "class_names", names, sizeof names) == 1) printf("class_names  %s\n", names);
-  if (nn_h5_attr_str(f, "source", src, sizeof src) == 1) printf("source       %s\n", src);
-  group_list *g = calloc(1, sizeof *g);
-  if (!g) {
-    H5Fclose(f);
-    return NN_FAIL(NN_ENOMEM, "inspect: no memory");
-  }
-  H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, add_group, g);
+  if (g->num_classes >= 0) printf("num_classes  %lld\n", g->num_classes);
+  if (g->class_names[0]) printf("class_names  %s\n", g->class_names);
+  if (g->source[0]) printf("source       %s\n", g->source);
   int bad = 0;
   char first[2048] = "";
-  for (int i = 0; i < g->n; i++) {
-    int r = inspect_split(f, path, g->name[i]);
+  for (int i = 0; i < g->n_groups; i++) {
+    int r = inspect_split(path, g->groups[i]);
     if (r == NN_OK) continue;
     printf("  PROBLEM: %s\n", nn_errmsg());
     if (!bad++) snprintf(first, sizeof first, "%s", nn_errmsg());
     if (rc == NN_OK || rc == NN_EDATA) rc = r;
   }
-  if (g->n == 0) rc = NN_FAIL(NN_EDATA, "%s: no groups (splits such as /train) in the file", path);
-  else if (bad) rc = NN_FAIL(rc, "%s: %d of %d splits damaged or invalid; first: %s", path, bad, g->n, first);
-  else printf("verdict      ok: %d split%s verified\n", g->n, g->n == 1 ? "" : "s");
+  if (g->n_groups == 0) rc = NN_FAIL(NN_EDATA, "%s: no groups (splits such as /train) in the file", path);
+  else if (bad) rc = NN_FAIL(rc, "%s: %d of %d splits damaged or invalid; first: %s", path, bad, g->n_groups, first);
+  else printf("verdict      ok: %d split%s verified\n", g->n_groups, g->n_groups == 1 ? "" : "s");
   free(g);
-  H5Fclose(f);
   return rc;
 }

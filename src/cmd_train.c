@@ -55,7 +55,7 @@ static int load_config(nn_config *cfg, char **effective, const char *path, int n
   int rc = NN_OK;
   *effective = NULL;
   if (nn_dist_rank() == 0) {
-    rc = nn_cli_load_config(cfg, path, n_sets, sets);
+    rc = nn_config_load(cfg, path, n_sets, sets);
     if (!rc && !(*effective = nn_config_to_string(cfg))) rc = NN_FAIL(NN_ENOMEM, "config text");
   }
   if ((rc = nn_dist_agree(rc)) || (rc = nn_dist_bcast_string(effective))) return rc;

@@ -33,11 +33,6 @@ typedef struct {
 
 _Static_assert(sizeof(nn_act) == sizeof(int) && sizeof(nn_progress) == sizeof(int), "enums are ints");
 
-static const char *const act_names[] = {"sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax", NULL};
-static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
-static const char *const init_names[] = {"auto", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform", NULL};
-static const char *const opt_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", NULL};
-static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const sampling_names[] = {"global", "shard", NULL};
 static const char *const reduce_names[] = {"fast", "exact", NULL};
 static const char *const progress_names[] = {"auto", "bar", "lines", "none", NULL};
@@ -59,15 +54,15 @@ enum { N_SECTIONS = sizeof sections / sizeof sections[0], MAX_SIZE = 1000000 };
 static const cfg_key keys[] = {
     {"model", "layers", T_LAYERS, F(model, sizes), "2,64,64,2", NULL, 1, MAX_SIZE, STATE,
      "units per layer, input first, output last (\"784,256,128,10\")"},
-    {"model", "hidden_activation", T_ENUM, F(model, hidden), "relu", act_names, 0, 0, STATE,
+    {"model", "hidden_activation", T_ENUM, F(model, hidden), "relu", nn_act_names, 0, 0, STATE,
      "activation of the hidden layers (softmax is only an output activation)"},
-    {"model", "output_activation", T_ENUM, F(model, output), "softmax", act_names, 0, 0, STATE,
+    {"model", "output_activation", T_ENUM, F(model, output), "softmax", nn_act_names, 0, 0, STATE,
      "activation of the output layer"},
-    {"model", "loss", T_ENUM, F(model, loss), "cross_entropy", loss_names, 0, 0, STATE,
+    {"model", "loss", T_ENUM, F(model, loss), "cross_entropy", nn_loss_names, 0, 0, STATE,
      "cross_entropy goes with softmax, bce with sigmoid, mse with any other output"},
     {"model", "leaky_slope", T_FLOAT, F(model, leaky_slope), "0.01", NULL, 0, 1, STATE,
      "slope of leaky_relu for negative inputs"},
-    {"model", "init", T_ENUM, F(model, init), "auto", init_names, 0, 0, 0,
+    {"model", "init", T_ENUM, F(model, init), "auto", nn_init_names, 0, 0, 0,
      "weight initialisation; auto = He for relu-family hidden layers, Xavier otherwise"},
     {"model", "seed", T_U64, F(model, seed), "1", NULL, 0, INF, STATE,
      "seed of the weight initialisation and of all sampling"},
@@ -107,7 +102,7 @@ static const cfg_key keys[] = {
      "reduce = exact: rows of every global batch are split into this many fixed chunks, computed whole by "
      "one rank each; more chunks allow more ranks, fewer run faster"},
 
-    {"optim", "name", T_ENUM, F(optim, name), "adam", opt_names, 0, 0, STATE, "optimiser"},
+    {"optim", "name", T_ENUM, F(optim, name), "adam", nn_optim_names, 0, 0, STATE, "optimiser"},
     {"optim", "lr", T_FLOAT, F(optim, lr), "0.01", NULL, 0, INF, LO_OPEN, "learning rate (peak of the schedule)"},
     {"optim", "momentum", T_FLOAT, F(optim, momentum), "0.9", NULL, 0, 1, HI_OPEN, "momentum and nesterov: velocity decay"},
     {"optim", "beta1", T_FLOAT, F(optim, beta1), "0.9", NULL, 0, 1, HI_OPEN, "adam/adamw: first-moment decay"},
@@ -117,7 +112,7 @@ static const cfg_key keys[] = {
      "L2 penalty (sgd, momentum, nesterov, adam) or decoupled decay (adamw)"},
     {"optim", "clip_norm", T_FLOAT, F(optim, clip_norm), "0", NULL, 0, INF, 0,
      "clip gradients to this global L2 norm; 0 = off"},
-    {"optim", "schedule", T_ENUM, F(optim, schedule), "constant", sched_names, 0, 0, 0,
+    {"optim", "schedule", T_ENUM, F(optim, schedule), "constant", nn_sched_names, 0, 0, 0,
      "learning-rate schedule after warmup"},
     {"optim", "step_size", T_I64, F(optim, step_size), "1000", NULL, 1, INF, 0,
      "step schedule: multiply lr by gamma every step_size steps"},
@@ -610,6 +605,64 @@ int nn_config_validate(const nn_config *c) {
   return NN_OK;
 }
 
+/* ---- loading: defaults, file, --set, validation */
+
+enum { MAX_CONFIG_BYTES = 16 << 20 };
+
+/* Reads a whole text file into a malloc'ed NUL-terminated string (*text). A NUL byte or a
+ * file over 16 MiB means it is not a config file; stops reading at the first sign of that. */
+static int read_text(const char *path, char **text) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(errno));
+  size_t n = 0, cap = 4096;
+  char *buf = malloc(cap);
+  int rc = buf ? NN_OK : NN_FAIL(NN_ENOMEM, "%s: out of memory", path);
+  while (rc == NN_OK) {
+    if (n + 1 == cap) {
+      char *bigger = cap >= MAX_CONFIG_BYTES ? NULL : realloc(buf, cap *= 2);
+      if (!bigger) {
+        rc = NN_FAIL(NN_ECONFIG, "%s: larger than %d MiB; expected a text INI file", path, MAX_CONFIG_BYTES >> 20);
+        break;
+      }
+      buf = bigger;
+    }
+    size_t got = fread(buf + n, 1, cap - 1 - n, f);
+    const char *nul = memchr(buf + n, 0, got);
+    if (nul) rc = NN_FAIL(NN_ECONFIG, "%s: NUL byte at offset %zu; expected a text INI file", path, (size_t)(nul - buf));
+    n += got;
+    if (got == 0 && rc == NN_OK) {
+      if (ferror(f)) rc = NN_FAIL(NN_ECONFIG, "cannot read config file %s: %s", path, strerror(errno));
+      break;
+    }
+  }
+  fclose(f);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  buf[n] = 0;
+  *text = buf;
+  return NN_OK;
+}
+
+int nn_config_load(nn_config *c, const char *path, int n_sets, char **sets) {
+  nn_config_defaults(c);
+  if (path) {
+    char *text = NULL;
+    int rc = read_text(path, &text);
+    if (rc == NN_OK) rc = nn_config_parse(c, text, path);
+    free(text);
+    if (rc) return rc;
+  }
+  for (int i = 0; i < n_sets; i++) {
+    int rc = nn_config_set(c, sets[i]);
+    if (rc) return rc;
+  }
+  int rc = nn_config_validate(c);
+  if (rc && path) nn_fail_prefix(rc, "%s%s: ", path, n_sets ? " with --set" : "");
+  return rc;
+}
+
 int nn_config_write(const nn_config *c, FILE *out) {
   char buf[NN_PATH_MAX + 64];
   const char *section = "";
@@ -686,10 +739,6 @@ int nn_config_write_doc(FILE *out) {
   for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) fprintf(out, "- %s\n", rules[i]);
   return ferror(out) ? NN_FAIL(NN_EIO, "writing the config reference failed") : NN_OK;
 }
-
-const char *nn_act_name(nn_act a) { return (unsigned)a < 6 ? act_names[a] : "(invalid)"; }
-const char *nn_loss_name(nn_loss l) { return (unsigned)l < 3 ? loss_names[l] : "(invalid)"; }
-const char *nn_opt_name(nn_opt_kind o) { return (unsigned)o < 5 ? opt_names[o] : "(invalid)"; }
 
 int nn_config_diff_state(const nn_config *a, const nn_config *b, char *diff, size_t cap) {
   char va[NN_PATH_MAX + 64], vb[NN_PATH_MAX + 64];

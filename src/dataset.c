@@ -1,6 +1,5 @@
-/* dataset: reads and validates nnmpi dataset files (include/nnmpi/dataset.h, docs/formats.md),
- * and the HDF5 helpers shared with the writer and the commands.
- * Layer 4: HDF5 + libc; never calls MPI_* and never prints. */
+/* dataset: reads and validates nnmpi dataset files (include/nnmpi/dataset.h, docs/formats.md).
+ * Layer 4: HDF5 (through h5.h) + libc; never calls MPI_* and never prints. */
 #include "nnmpi/dataset.h"
 
 #include <errno.h>
@@ -11,100 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "nnmpi/dataset_write.h"
+#include "h5.h"
 #include "nnmpi/status.h"
-
-/* ---- HDF5 helpers */
-
-void nn_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static _Thread_local char h5err[256];
-
-static herr_t first_error(unsigned n, const H5E_error2_t *e, void *data) {
-  (void)data;
-  if (n == 0) snprintf(h5err, sizeof h5err, "%s", e->desc ? e->desc : "");
-  return 0;
-}
-
-const char *nn_h5_errstr(void) {
-  /* An empty stack (a later successful call cleared it) keeps the message saved by an earlier
-   * call made right at the failure. */
-  if (H5Eget_num(H5E_DEFAULT) > 0) h5err[0] = 0, H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, first_error, NULL);
-  return h5err[0] ? h5err : "unknown HDF5 error";
-}
-
-int nn_h5_open_ro(const char *path, hid_t *file) {
-  struct stat st;
-  nn_h5_quiet();
-  *file = -1;
-  if (stat(path, &st) != 0) return NN_FAIL(NN_EDATA, "%s: cannot open dataset file: %s", path, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return NN_FAIL(NN_EDATA, "%s: not a regular file", path);
-  if (H5Fis_hdf5(path) <= 0) return NN_FAIL(NN_EDATA, "%s: not an HDF5 file", path);
-  *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (*file < 0) return NN_FAIL(NN_EDATA, "%s: cannot open HDF5 file: %s", path, nn_h5_errstr());
-  return NN_OK;
-}
-
-int nn_h5_attr_str(hid_t obj, const char *name, char *buf, size_t cap) {
-  if (H5Aexists(obj, name) <= 0) return 0;
-  int rc = NN_EDATA;
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a), mt = -1, s = -1;
-  if (t < 0 || H5Tget_class(t) != H5T_STRING) goto out;
-  s = H5Aget_space(a);
-  if (H5Sget_simple_extent_npoints(s) != 1) goto out;
-  if (H5Tis_variable_str(t) > 0) {
-    char *v = NULL;
-    mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, H5T_VARIABLE);
-    H5Tset_cset(mt, H5Tget_cset(t));
-    if (H5Aread(a, mt, &v) < 0) goto out;
-    snprintf(buf, cap, "%s", v ? v : "");
-    H5free_memory(v);
-  } else {
-    size_t n = H5Tget_size(t);
-    char *v = calloc(1, n + 1);
-    if (!v) goto out;
-    mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, n + 1);
-    H5Tset_cset(mt, H5Tget_cset(t));
-    if (H5Aread(a, mt, v) >= 0) snprintf(buf, cap, "%s", v), rc = 1;
-    free(v);
-    goto out;
-  }
-  rc = 1;
-out:
-  if (mt >= 0) H5Tclose(mt);
-  if (s >= 0) H5Sclose(s);
-  if (t >= 0) H5Tclose(t);
-  if (a >= 0) H5Aclose(a);
-  return rc;
-}
-
-int nn_h5_attr_int(hid_t obj, const char *name, long long *v) {
-  if (H5Aexists(obj, name) <= 0) return 0;
-  int rc = NN_EDATA;
-  hid_t a = H5Aopen(obj, name, H5P_DEFAULT), t = a < 0 ? -1 : H5Aget_type(a), s = a < 0 ? -1 : H5Aget_space(a);
-  if (t >= 0 && s >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Sget_simple_extent_npoints(s) == 1 &&
-      H5Aread(a, H5T_NATIVE_LLONG, v) >= 0)
-    rc = 1;
-  if (s >= 0) H5Sclose(s);
-  if (t >= 0) H5Tclose(t);
-  if (a >= 0) H5Aclose(a);
-  return rc;
-}
-
-void nn_h5_type_name(hid_t type, char *buf, size_t cap) {
-  size_t bits = 8 * H5Tget_size(type);
-  switch (H5Tget_class(type)) {
-  case H5T_INTEGER: snprintf(buf, cap, "%sint%zu", H5Tget_sign(type) == H5T_SGN_NONE ? "u" : "", bits); break;
-  case H5T_FLOAT: snprintf(buf, cap, "float%zu", bits); break;
-  case H5T_STRING: snprintf(buf, cap, "string"); break;
-  case H5T_COMPOUND: snprintf(buf, cap, "compound"); break;
-  case H5T_ENUM: snprintf(buf, cap, "enum"); break;
-  case H5T_ARRAY: snprintf(buf, cap, "array"); break;
-  default: snprintf(buf, cap, "non-numeric"); break;
-  }
-}
 
 /* ---- reading */
 
@@ -143,15 +50,16 @@ static int dset_open(hid_t g, const char *path, const char *group, const char *n
   s->rank = 0;
   if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return 0;
   if ((s->id = H5Dopen2(g, name, H5P_DEFAULT)) < 0)
-    return NN_FAIL(NN_EDATA, "%s:%s/%s: not a readable dataset: %s", path, group, name, nn_h5_errstr());
+    return nn_h5_fail(NN_EDATA, "%s:%s/%s: not a readable dataset", path, group, name);
   hid_t sp = H5Dget_space(s->id);
   s->type = H5Dget_type(s->id);
   s->rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
   if (s->rank >= 1 && s->rank <= 2) H5Sget_simple_extent_dims(sp, s->dims, NULL);
   if (sp >= 0) H5Sclose(sp);
   if (s->type < 0 || s->rank < 0) {
+    nn_h5_note();
     dset_close(s);
-    return NN_FAIL(NN_EDATA, "%s:%s/%s: cannot read its shape or type: %s", path, group, name, nn_h5_errstr());
+    return nn_h5_fail(NN_EDATA, "%s:%s/%s: cannot read its shape or type", path, group, name);
   }
   nn_h5_type_name(s->type, s->tname, sizeof s->tname);
   return 1;
@@ -161,21 +69,26 @@ static int dset_open(hid_t g, const char *path, const char *group, const char *n
 static int check_root(hid_t f, const char *path, int *num_classes) {
   char fmt[64];
   long long v;
-  int rc = nn_h5_attr_str(f, "format", fmt, sizeof fmt);
-  if (rc < 0) return NN_FAIL(NN_EDATA, "%s: root attribute format is not a string", path);
-  if (rc == 1 && strcmp(fmt, NN_DATASET_FORMAT))
-    return NN_FAIL(NN_EDATA, "%s: root attribute format is \"%s\", expected \"%s\"%s", path, fmt, NN_DATASET_FORMAT,
-                   strcmp(fmt, "nnmpi-checkpoint") ? "" : " (this is a checkpoint, not a dataset)");
-  rc = nn_h5_attr_int(f, "format_version", &v);
-  if (rc < 0) return NN_FAIL(NN_EDATA, "%s: root attribute format_version is not an integer", path);
-  if (rc == 1 && v != NN_DATASET_FORMAT_VERSION)
-    return NN_FAIL(NN_EDATA, "%s: format_version %lld is not supported, this nnmpi reads version %d", path, v,
-                   NN_DATASET_FORMAT_VERSION);
   *num_classes = 0;
-  rc = nn_h5_attr_int(f, "num_classes", &v);
-  if (rc < 0 || (rc == 1 && (v < 0 || v > INT_MAX)))
-    return NN_FAIL(NN_EDATA, "%s: root attribute num_classes is not an integer in 0..%d", path, INT_MAX);
-  if (rc == 1) *num_classes = (int)v;
+  if (nn_h5_attr_exists(f, "format")) {
+    if (nn_h5_attr_read_name(f, path, "format", fmt, sizeof fmt, NN_EDATA))
+      return NN_FAIL(NN_EDATA, "%s: root attribute format is not a string", path);
+    if (strcmp(fmt, NN_DATASET_FORMAT))
+      return NN_FAIL(NN_EDATA, "%s: root attribute format is \"%s\", expected \"%s\"%s", path, fmt, NN_DATASET_FORMAT,
+                     strcmp(fmt, "nnmpi-checkpoint") ? "" : " (this is a checkpoint, not a dataset)");
+  }
+  if (nn_h5_attr_exists(f, "format_version")) {
+    if (nn_h5_attr_read(f, path, "format_version", H5T_NATIVE_LLONG, 1, &v, NN_EDATA))
+      return NN_FAIL(NN_EDATA, "%s: root attribute format_version is not an integer", path);
+    if (v != NN_DATASET_FORMAT_VERSION)
+      return NN_FAIL(NN_EDATA, "%s: format_version %lld is not supported, this nnmpi reads version %d", path, v,
+                     NN_DATASET_FORMAT_VERSION);
+  }
+  if (nn_h5_attr_exists(f, "num_classes")) {
+    if (nn_h5_attr_read(f, path, "num_classes", H5T_NATIVE_LLONG, 1, &v, NN_EDATA) || v < 0 || v > INT_MAX)
+      return NN_FAIL(NN_EDATA, "%s: root attribute num_classes is not an integer in 0..%d", path, INT_MAX);
+    *num_classes = (int)v;
+  }
   return NN_OK;
 }
 
@@ -203,7 +116,7 @@ static hid_t open_group(hid_t f, const char *path, const char *group) {
     buf[i] = 0;
     htri_t ex = H5Lexists(f, buf, H5P_DEFAULT);
     if (ex < 0) {
-      NN_FAIL(NN_EDATA, "%s: cannot look up %s (damaged file?): %s", path, buf, nn_h5_errstr());
+      nn_h5_fail(NN_EDATA, "%s: cannot look up %s (damaged file?)", path, buf);
       return -1;
     }
     buf[i] = i < len ? '/' : 0;
@@ -215,7 +128,7 @@ static hid_t open_group(hid_t f, const char *path, const char *group) {
     }
   }
   hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
-  if (g < 0) NN_FAIL(NN_EDATA, "%s:%s: not a readable group: %s", path, group, nn_h5_errstr());
+  if (g < 0) nn_h5_fail(NN_EDATA, "%s:%s: not a readable group", path, group);
   return g;
 }
 
@@ -258,12 +171,12 @@ static int probe_open(hid_t f, const char *path, const char *group, nn_split_inf
   if (info->xtype == NN_DTYPE_U8) {
     const char *names[2] = {"scale", "offset"};
     float *vals[2] = {&info->scale, &info->offset};
+    char where[600];
+    snprintf(where, sizeof where, "%s:%s/X", path, group);
     for (int i = 0; i < 2; i++) {
-      if (H5Aexists(X.id, names[i]) <= 0) continue;
-      hid_t a = H5Aopen(X.id, names[i], H5P_DEFAULT);
-      herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_FLOAT, vals[i]);
-      if (a >= 0) H5Aclose(a);
-      if (e < 0 || !isfinite(*vals[i])) {
+      if (!nn_h5_attr_exists(X.id, names[i])) continue;
+      if (nn_h5_attr_read(X.id, where, names[i], H5T_NATIVE_FLOAT, 1, vals[i], NN_EDATA)) goto out;
+      if (!isfinite(*vals[i])) {
         NN_FAIL(NN_EDATA, "%s:%s/X: attribute %s is not a finite number", path, group, names[i]);
         goto out;
       }
@@ -311,26 +224,19 @@ out:
 int nn_dataset_probe(const char *path, const char *group, nn_split_info *info) {
   hid_t f;
   memset(info, 0, sizeof *info);
-  int rc = nn_h5_open_ro(path, &f);
+  int rc = nn_h5_open_ro(path, "dataset file", NN_EDATA, &f);
   if (rc) return rc;
   rc = probe_open(f, path, group, info);
   H5Fclose(f);
   return rc;
 }
 
-/* Reads rows [row0, row0 + nrows) of a dataset with columns cols into buf as mtype. */
+/* Reads rows [row0, row0 + nrows) of dataset name into buf as mtype. */
 static int read_slab(hid_t d, const char *path, const char *group, const char *name, hid_t mtype, int64_t row0,
-                     int64_t nrows, int64_t cols, int rank, void *buf) {
-  hsize_t start[2] = {(hsize_t)row0, 0}, count[2] = {(hsize_t)nrows, (hsize_t)cols};
-  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, count, NULL);
-  herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  if (e >= 0) e = H5Dread(d, mtype, ms, fs, H5P_DEFAULT, buf);
-  if (e < 0) nn_h5_errstr(); /* save the reason before the closes clear the stack */
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  if (e < 0)
-    return NN_FAIL(NN_EDATA, "%s:%s/%s: reading rows [%lld, %lld) failed: %s", path, group, name, (long long)row0,
-                   (long long)(row0 + nrows), nn_h5_errstr());
+                     int64_t nrows, void *buf) {
+  if (nn_h5_rows(d, false, (hsize_t)row0, (hsize_t)nrows, mtype, buf) < 0)
+    return nn_h5_fail(NN_EDATA, "%s:%s/%s: reading rows [%lld, %lld) failed", path, group, name, (long long)row0,
+                      (long long)(row0 + nrows));
   return NN_OK;
 }
 
@@ -341,7 +247,7 @@ int nn_dataset_read_rows(const char *path, const char *group, const nn_split_inf
                    (long long)(row0 + nrows), (long long)info->n);
   if (nrows == 0) return NN_OK;
   hid_t f;
-  int rc = nn_h5_open_ro(path, &f);
+  int rc = nn_h5_open_ro(path, "dataset file", NN_EDATA, &f);
   if (rc) return rc;
   dset dx = {-1, -1, 0, {0, 0}, ""}, dy = dx;
   hid_t g = open_group(f, path, group);
@@ -356,14 +262,15 @@ int nn_dataset_read_rows(const char *path, const char *group, const nn_split_inf
     goto out;
   }
   if (!hx || !hy || dx.rank != 2 || dx.dims[0] != (hsize_t)info->n || dx.dims[1] != (hsize_t)info->d ||
-      dy.dims[0] != (hsize_t)info->n) {
+      dy.rank != (info->has_labels ? 1 : 2) || dy.dims[0] != (hsize_t)info->n ||
+      (!info->has_labels && dy.dims[1] != (hsize_t)info->k)) {
     rc = NN_FAIL(NN_EDATA, "%s:%s: X or %s changed since the file was probed", path, group, tn);
     goto out;
   }
   rc = read_slab(dx.id, path, group, "X", info->xtype == NN_DTYPE_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, row0,
-                 nrows, info->d, 2, X);
-  if (!rc && info->has_labels && y) rc = read_slab(dy.id, path, group, "y", H5T_NATIVE_INT32, row0, nrows, 1, 1, y);
-  if (!rc && !info->has_labels && Y) rc = read_slab(dy.id, path, group, "Y", H5T_NATIVE_FLOAT, row0, nrows, info->k, 2, Y);
+                 nrows, X);
+  if (!rc && info->has_labels && y) rc = read_slab(dy.id, path, group, "y", H5T_NATIVE_INT32, row0, nrows, y);
+  if (!rc && !info->has_labels && Y) rc = read_slab(dy.id, path, group, "Y", H5T_NATIVE_FLOAT, row0, nrows, Y);
 out:
   dset_close(&dx), dset_close(&dy);
   if (g >= 0) H5Gclose(g);
@@ -396,23 +303,6 @@ int nn_dataset_check_rows(const char *path, const char *group, const nn_split_in
                        (double)Y[i], (long long)(row0 + i / info->k), (long long)(i % info->k));
   }
   return NN_OK;
-}
-
-void nn_dataset_gather(const nn_split_info *info, const void *X, const int32_t *y, const float *Y,
-                       const uint32_t *rows, int n, float *out_X, int32_t *out_y, float *out_Y) {
-  const size_t d = (size_t)info->d, k = (size_t)info->k;
-  for (int i = 0; i < n; i++) {
-    const size_t r = rows[i];
-    float *o = out_X + (size_t)i * d;
-    if (info->xtype == NN_DTYPE_U8) {
-      const uint8_t *v = (const uint8_t *)X + r * d;
-      for (size_t j = 0; j < d; j++) o[j] = (float)v[j] * info->scale + info->offset;
-    } else {
-      memcpy(o, (const float *)X + r * d, d * sizeof *o);
-    }
-    if (info->has_labels && y && out_y) out_y[i] = y[r];
-    if (!info->has_labels && Y && out_Y) memcpy(out_Y + (size_t)i * k, Y + r * k, k * sizeof *out_Y);
-  }
 }
 
 void nn_dataset_hdf5_version(char *buf, size_t cap) {

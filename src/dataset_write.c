@@ -1,6 +1,6 @@
 /* dataset_write: the one writer of nnmpi dataset files (include/nnmpi/dataset_write.h): root
- * attributes, splits as row-chunked extendible datasets (shuffle + deflate + Fletcher32), and the
- * synthetic-data writer. Layer 4: HDF5, synth, libc; never calls MPI_* and never prints. */
+ * attributes, and splits as row-chunked extendible datasets (shuffle + deflate + Fletcher32).
+ * Layer 4: HDF5 (through h5.h), libc; never calls MPI_* and never prints. */
 #include "nnmpi/dataset_write.h"
 
 #include <stdio.h>
@@ -8,67 +8,96 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "h5.h"
 #include "nnmpi/status.h"
-#include "nnmpi/synth.h"
 
-enum { CHUNK_BYTES = 256 * 1024, BLOCK_BYTES = 1 << 20, DEFLATE_LEVEL = 4 };
+enum { CHUNK_BYTES = 256 * 1024, DEFLATE_LEVEL = 4 };
 
-static int set_attr(hid_t obj, const char *name, hid_t type, const void *val) {
-  if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0) return -1;
-  hid_t s = H5Screate(H5S_SCALAR), a = s < 0 ? -1 : H5Acreate2(obj, name, type, s, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t e = a < 0 ? -1 : H5Awrite(a, type, val);
-  if (a >= 0) H5Aclose(a);
-  if (s >= 0) H5Sclose(s);
-  return e < 0 ? -1 : 0;
+struct nn_dataset_file {
+  hid_t id;
+  bool created; /* made by nn_dataset_create: removed again when a failed import closes it */
+  char path[512];
+};
+
+struct nn_split_writer {
+  nn_dataset_file *file;
+  hid_t group, X, y; /* y is labels y (N) int32 or targets Y (N, K) float32 */
+  nn_dtype xtype;
+  int d, k;       /* k == 0: labels y */
+  int64_t n;      /* rows appended so far */
+  char name[256]; /* "" when the group is not ours to unlink */
+};
+
+/* Fixed-length UTF-8 string attributes (h5py reads them as str); integers as int32. */
+static int put_str(hid_t obj, const char *name, const char *v) {
+  return nn_h5_attr_write_str(obj, name, v, H5T_CSET_UTF8);
+}
+static int put_int(hid_t obj, const char *name, int v) {
+  return nn_h5_attr_write(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, 0, &v);
 }
 
-/* Fixed-length UTF-8 string attribute (h5py reads it as str). */
-static int set_str_attr(hid_t obj, const char *name, const char *val) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, strlen(val) + 1);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  int e = set_attr(obj, name, t, val);
-  H5Tclose(t);
-  return e;
+/* Optional root attributes of an existing file: 1 read, 0 absent or unreadable. */
+static int get_str(hid_t f, const char *name, char *buf, size_t cap) {
+  return nn_h5_attr_exists(f, name) && nn_h5_attr_read_name(f, "/", name, buf, cap, NN_EDATA) == NN_OK;
+}
+static int get_int(hid_t f, const char *name, long long *v) {
+  return nn_h5_attr_exists(f, name) && nn_h5_attr_read(f, "/", name, H5T_NATIVE_LLONG, 1, v, NN_EDATA) == NN_OK;
 }
 
-static int set_int_attr(hid_t obj, const char *name, int v) { return set_attr(obj, name, H5T_STD_I32LE, &v); }
+static int open_existing(nn_dataset_file *f) {
+  char fmt[64] = "";
+  if (H5Fis_hdf5(f->path) <= 0) return NN_FAIL(NN_EDATA, "%s: cannot append: not an HDF5 file", f->path);
+  if ((f->id = H5Fopen(f->path, H5F_ACC_RDWR, H5P_DEFAULT)) < 0)
+    return nn_h5_fail(NN_EDATA, "%s: cannot open for appending", f->path);
+  if (get_str(f->id, "format", fmt, sizeof fmt) && strcmp(fmt, NN_DATASET_FORMAT))
+    return NN_FAIL(NN_EDATA, "%s: cannot append: root attribute format is \"%s\", expected \"%s\"", f->path, fmt,
+                   NN_DATASET_FORMAT);
+  return NN_OK;
+}
 
-int nn_dataset_create(const char *path, bool append, hid_t *file, bool *created) {
-  struct stat st;
-  nn_h5_quiet();
-  *created = !append || stat(path, &st) != 0;
-  if (!*created) {
-    char fmt[64] = "";
-    if (H5Fis_hdf5(path) <= 0) return NN_FAIL(NN_EDATA, "%s: cannot append: not an HDF5 file", path);
-    if ((*file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT)) < 0)
-      return NN_FAIL(NN_EDATA, "%s: cannot open for appending: %s", path, nn_h5_errstr());
-    if (nn_h5_attr_str(*file, "format", fmt, sizeof fmt) == 1 && strcmp(fmt, NN_DATASET_FORMAT)) {
-      H5Fclose(*file);
-      return NN_FAIL(NN_EDATA, "%s: cannot append: root attribute format is \"%s\", expected \"%s\"", path, fmt,
-                     NN_DATASET_FORMAT);
-    }
-    return NN_OK;
-  }
+static int create_new(nn_dataset_file *f) {
   /* Format 1.8 objects: superblock v2 and object headers carry checksums (flipped metadata bytes
    * are detected); readable by HDF5 >= 1.8 and h5py. */
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-  *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  f->id = H5Fcreate(f->path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f->id < 0) nn_h5_note();
   H5Pclose(fapl);
-  if (*file < 0) return NN_FAIL(NN_EIO, "%s: cannot create: %s", path, nn_h5_errstr());
-  if (set_str_attr(*file, "format", NN_DATASET_FORMAT) < 0 ||
-      set_int_attr(*file, "format_version", NN_DATASET_FORMAT_VERSION) < 0) {
-    H5Fclose(*file);
-    return NN_FAIL(NN_EIO, "%s: cannot write root attributes: %s", path, nn_h5_errstr());
-  }
+  if (f->id < 0) return nn_h5_fail(NN_EIO, "%s: cannot create", f->path);
+  f->created = true;
+  if (put_str(f->id, "format", NN_DATASET_FORMAT) < 0 ||
+      put_int(f->id, "format_version", NN_DATASET_FORMAT_VERSION) < 0)
+    return nn_h5_fail(NN_EIO, "%s: cannot write root attributes", f->path);
   return NN_OK;
 }
 
-int nn_dataset_set_meta(hid_t f, const char *path, const nn_dataset_meta *m) {
+int nn_dataset_create(const char *path, bool append, nn_dataset_file **file) {
+  struct stat st;
+  nn_h5_quiet();
+  *file = NULL;
+  nn_dataset_file *f = calloc(1, sizeof *f);
+  if (!f) return NN_FAIL(NN_ENOMEM, "%s: out of memory", path);
+  f->id = -1;
+  if (strlen(path) >= sizeof f->path) {
+    free(f);
+    return NN_FAIL(NN_EINVAL, "%s: path too long", path);
+  }
+  strcpy(f->path, path);
+  int rc = append && stat(path, &st) == 0 ? open_existing(f) : create_new(f);
+  if (rc) {
+    nn_dataset_close(f, false);
+    return rc;
+  }
+  *file = f;
+  return NN_OK;
+}
+
+int nn_dataset_set_meta(nn_dataset_file *file, const nn_dataset_meta *m) {
+  hid_t f = file->id;
+  const char *path = file->path;
   long long old = 0;
   char buf[4096];
-  bool had = nn_h5_attr_int(f, "num_classes", &old) == 1;
+  bool had = get_int(f, "num_classes", &old);
   int nc = m->num_classes > old ? m->num_classes : (int)old;
   bool names = m->class_names && *m->class_names;
   if (names) { /* validate everything before writing anything */
@@ -77,26 +106,29 @@ int nn_dataset_set_meta(hid_t f, const char *path, const nn_dataset_meta *m) {
     if (count != nc)
       return NN_FAIL(NN_EDATA, "%s: %d class names given (\"%s\"), expected num_classes = %d", path, count,
                      m->class_names, nc);
-    if (nn_h5_attr_str(f, "class_names", buf, sizeof buf) == 1 && strcmp(buf, m->class_names))
-      return NN_FAIL(NN_EDATA, "%s: class names \"%s\" differ from the file's class_names \"%s\"", path,
-                     m->class_names, buf);
+    if (get_str(f, "class_names", buf, sizeof buf) && strcmp(buf, m->class_names))
+      return NN_FAIL(NN_EDATA, "%s: class names \"%s\" differ from the file's class_names \"%s\"", path, m->class_names,
+                     buf);
   }
-  if ((nc != old || !had) && set_int_attr(f, "num_classes", nc) < 0)
-    return NN_FAIL(NN_EIO, "%s: cannot write num_classes: %s", path, nn_h5_errstr());
-  if (names && set_str_attr(f, "class_names", m->class_names) < 0)
-    return NN_FAIL(NN_EIO, "%s: cannot write class_names: %s", path, nn_h5_errstr());
+  if ((nc != old || !had) && put_int(f, "num_classes", nc) < 0)
+    return nn_h5_fail(NN_EIO, "%s: cannot write num_classes", path);
+  if (names && put_str(f, "class_names", m->class_names) < 0)
+    return nn_h5_fail(NN_EIO, "%s: cannot write class_names", path);
   if (m->source && *m->source) {
     const char *src = m->source;
-    if (nn_h5_attr_str(f, "source", buf, sizeof buf) == 1 && *buf && strlen(buf) + strlen(src) + 3 <= sizeof buf)
+    if (get_str(f, "source", buf, sizeof buf) && *buf && strlen(buf) + strlen(src) + 3 <= sizeof buf)
       src = strcat(strcat(buf, "; "), m->source);
-    if (set_str_attr(f, "source", src) < 0) return NN_FAIL(NN_EIO, "%s: cannot write source: %s", path, nn_h5_errstr());
+    if (put_str(f, "source", src) < 0) return nn_h5_fail(NN_EIO, "%s: cannot write source", path);
   }
   return NN_OK;
 }
 
-int nn_dataset_close(hid_t file, const char *path, const nn_dataset_meta *meta) {
-  int rc = meta ? nn_dataset_set_meta(file, path, meta) : NN_OK;
-  if (H5Fclose(file) < 0 && rc == NN_OK) rc = NN_FAIL(NN_EIO, "%s: closing failed: %s", path, nn_h5_errstr());
+int nn_dataset_close(nn_dataset_file *file, bool keep) {
+  if (!file) return NN_OK;
+  int rc = NN_OK;
+  if (file->id >= 0 && H5Fclose(file->id) < 0) rc = nn_h5_fail(NN_EIO, "%s: closing failed", file->path);
+  if ((rc || !keep) && file->created) remove(file->path);
+  free(file);
   return rc;
 }
 
@@ -109,115 +141,87 @@ static hid_t make_dset(hid_t g, const char *name, hid_t type, int rank, hsize_t 
   if (s >= 0 && p >= 0 && H5Pset_chunk(p, rank, chunk) >= 0 && H5Pset_shuffle(p) >= 0 &&
       H5Pset_deflate(p, DEFLATE_LEVEL) >= 0 && H5Pset_fletcher32(p) >= 0)
     d = H5Dcreate2(g, name, type, s, H5P_DEFAULT, p, H5P_DEFAULT);
-  if (d < 0) nn_h5_errstr();
+  if (d < 0) nn_h5_note();
   if (p >= 0) H5Pclose(p);
   if (s >= 0) H5Sclose(s);
   return d;
 }
 
-int nn_dataset_split_begin(nn_split_writer *w, hid_t file, const char *path, const char *name, nn_dtype xtype,
-                           int d, float scale, float offset, int k) {
-  memset(w, 0, sizeof *w);
-  w->group = w->X = w->y = -1;
-  w->file = file, w->xtype = xtype, w->d = d, w->k = k;
-  snprintf(w->path, sizeof w->path, "%s", path);
-  snprintf(w->name, sizeof w->name, "%s", name);
+static int split_begin(nn_split_writer *w, const char *name, float scale, float offset) {
+  hid_t file = w->file->id;
+  const char *path = w->file->path;
+  int d = w->d, k = w->k;
   if (name[0] != '/' || strlen(name) < 2 || strlen(name) >= sizeof w->name)
     return NN_FAIL(NN_EINVAL, "%s: split name '%s', expected a group such as /train", path, name);
   if (d < 1 || k < 0) return NN_FAIL(NN_EINVAL, "%s:%s: bad shape d=%d k=%d", path, name, d, k);
-  if (H5Lexists(file, name, H5P_DEFAULT) > 0) {
-    w->name[0] = 0; /* not ours: never unlink it */
-    return NN_FAIL(NN_EDATA, "%s:%s already exists (choose another split name, or leave out --append to start a new file)",
-                   path, name);
-  }
+  if (H5Lexists(file, name, H5P_DEFAULT) > 0)
+    return NN_FAIL(NN_EDATA,
+                   "%s:%s already exists (choose another split name, or leave out --append to start a new file)", path,
+                   name);
   long long nc;
-  if (nn_h5_attr_int(file, "num_classes", &nc) == 1 && (nc > 0) != (k == 0))
+  if (get_int(file, "num_classes", &nc) && (nc > 0) != (k == 0))
     return NN_FAIL(NN_EDATA, "%s: num_classes is %lld, so its splits are %s; %s would hold %s", path, nc,
                    nc ? "classification (labels y)" : "regression (targets Y)", name,
                    k ? "regression targets Y" : "class labels y");
+  strcpy(w->name, name); /* from here on the group is ours: a failure unlinks it */
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   w->group = H5Gcreate2(file, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (w->group < 0) nn_h5_note();
   H5Pclose(lcpl);
-  if (w->group < 0) return NN_FAIL(NN_EIO, "%s:%s: cannot create group: %s", path, name, nn_h5_errstr());
-  w->X = make_dset(w->group, "X", xtype == NN_DTYPE_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 2, (hsize_t)d);
+  if (w->group < 0) return nn_h5_fail(NN_EIO, "%s:%s: cannot create group", path, name);
+  w->X = make_dset(w->group, "X", w->xtype == NN_DTYPE_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 2, (hsize_t)d);
   w->y = k ? make_dset(w->group, "Y", H5T_IEEE_F32LE, 2, (hsize_t)k) : make_dset(w->group, "y", H5T_STD_I32LE, 1, 1);
   if (w->X < 0 || w->y < 0 ||
-      (xtype == NN_DTYPE_U8 && (set_attr(w->X, "scale", H5T_IEEE_F32LE, &scale) < 0 ||
-                                set_attr(w->X, "offset", H5T_IEEE_F32LE, &offset) < 0)))
-    return NN_FAIL(NN_EIO, "%s:%s: cannot create datasets: %s", path, name, nn_h5_errstr());
+      (w->xtype == NN_DTYPE_U8 && (nn_h5_attr_write(w->X, "scale", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, &scale) < 0 ||
+                                   nn_h5_attr_write(w->X, "offset", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 0, &offset) < 0)))
+    return nn_h5_fail(NN_EIO, "%s:%s: cannot create datasets", path, name);
   return NN_OK;
 }
 
-static int append_rows(hid_t d, int rank, hsize_t n0, hsize_t nrows, hsize_t cols, hid_t mtype, const void *buf) {
-  hsize_t size[2] = {n0 + nrows, cols}, start[2] = {n0, 0}, count[2] = {nrows, cols};
-  if (H5Dset_extent(d, size) < 0) return -1;
-  hid_t fs = H5Dget_space(d), ms = H5Screate_simple(rank, count, NULL);
-  herr_t e = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-  if (e >= 0) e = H5Dwrite(d, mtype, ms, fs, H5P_DEFAULT, buf);
-  if (e < 0) nn_h5_errstr(); /* save the reason before the closes clear the stack */
-  if (ms >= 0) H5Sclose(ms);
-  if (fs >= 0) H5Sclose(fs);
-  return e < 0 ? -1 : 0;
+int nn_dataset_split_begin(nn_dataset_file *file, const char *name, nn_dtype xtype, int d, float scale, float offset,
+                           int k, nn_split_writer **out) {
+  *out = NULL;
+  nn_split_writer *w = calloc(1, sizeof *w);
+  if (!w) return NN_FAIL(NN_ENOMEM, "%s:%s: out of memory", file->path, name);
+  *w = (nn_split_writer){.file = file, .group = -1, .X = -1, .y = -1, .xtype = xtype, .d = d, .k = k};
+  int rc = split_begin(w, name, scale, offset);
+  if (rc) {
+    nn_dataset_split_end(w, false);
+    return rc;
+  }
+  *out = w;
+  return NN_OK;
+}
+
+/* Extends dataset d (rows n0 so far) by nrows rows of buf. 0 or -1 (reason noted). */
+static int append_rows(hid_t d, hsize_t n0, hsize_t nrows, hsize_t cols, hid_t mtype, const void *buf) {
+  hsize_t size[2] = {n0 + nrows, cols};
+  if (H5Dset_extent(d, size) < 0) return nn_h5_note(), -1;
+  return nn_h5_rows(d, true, n0, nrows, mtype, (void *)buf);
 }
 
 int nn_dataset_split_append(nn_split_writer *w, int64_t nrows, const void *X, const int32_t *y, const float *Y) {
   if (nrows <= 0) return NN_OK;
   hsize_t n0 = (hsize_t)w->n;
-  if (append_rows(w->X, 2, n0, (hsize_t)nrows, (hsize_t)w->d, w->xtype == NN_DTYPE_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, X) < 0 ||
-      (w->k ? append_rows(w->y, 2, n0, (hsize_t)nrows, (hsize_t)w->k, H5T_NATIVE_FLOAT, Y)
-            : append_rows(w->y, 1, n0, (hsize_t)nrows, 1, H5T_NATIVE_INT32, y)) < 0)
-    return NN_FAIL(NN_EIO, "%s:%s: writing rows [%lld, %lld) failed: %s", w->path, w->name, (long long)n0,
-                   (long long)(n0 + (hsize_t)nrows), nn_h5_errstr());
+  if (append_rows(w->X, n0, (hsize_t)nrows, (hsize_t)w->d, w->xtype == NN_DTYPE_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT,
+                  X) < 0 ||
+      (w->k ? append_rows(w->y, n0, (hsize_t)nrows, (hsize_t)w->k, H5T_NATIVE_FLOAT, Y)
+            : append_rows(w->y, n0, (hsize_t)nrows, 1, H5T_NATIVE_INT32, y)) < 0)
+    return nn_h5_fail(NN_EIO, "%s:%s: writing rows [%lld, %lld) failed", w->file->path, w->name, (long long)n0,
+                      (long long)(n0 + (hsize_t)nrows));
   w->n += nrows;
   return NN_OK;
 }
 
 int nn_dataset_split_end(nn_split_writer *w, bool commit) {
+  if (!w) return NN_OK;
   int rc = NN_OK;
   if (w->X >= 0) H5Dclose(w->X);
   if (w->y >= 0) H5Dclose(w->y);
   if (w->group >= 0) H5Gclose(w->group);
-  if (commit && w->n == 0) rc = NN_FAIL(NN_EDATA, "%s:%s: no rows to write", w->path, w->name), commit = false;
-  if (!commit && w->group >= 0 && w->name[0]) H5Ldelete(w->file, w->name, H5P_DEFAULT);
-  w->X = w->y = w->group = -1;
-  return rc;
-}
-
-int nn_synth_write(const char *out, const char *kind, uint64_t seed, int64_t n, int64_t n_test, int d, int k,
-                   float noise) {
-  bool cls, created;
-  int rc = nn_synth_resolve(kind, &d, &k, &noise, &cls);
-  if (rc) return rc;
-  if (n < 1 || n_test < 0) return NN_FAIL(NN_EINVAL, "synthetic data: %lld training rows, %lld test rows; need n >= 1", (long long)n, (long long)n_test);
-  int64_t block = BLOCK_BYTES / (4 * (int64_t)(d + k));
-  if (block < 1) block = 1;
-  float *X = malloc((size_t)block * (size_t)(d + k) * sizeof *X), *Y = X + (size_t)block * d;
-  if (!X) return NN_FAIL(NN_ENOMEM, "synthetic data: no memory for a block of %lld rows", (long long)block);
-  hid_t f;
-  if ((rc = nn_dataset_create(out, false, &f, &created))) goto out_free;
-  const char *names[2] = {"/train", "/test"};
-  const uint64_t streams[2] = {NN_SYNTH_STREAM_TRAIN, NN_SYNTH_STREAM_TEST};
-  const int64_t rows[2] = {n, n_test};
-  for (int s = 0; s < 2 && !rc && rows[s] > 0; s++) {
-    nn_split_writer w;
-    rc = nn_dataset_split_begin(&w, f, out, names[s], NN_DTYPE_F32, d, 1.0f, 0.0f, cls ? 0 : k);
-    for (int64_t r = 0; !rc && r < rows[s]; r += block) {
-      int64_t m = rows[s] - r < block ? rows[s] - r : block;
-      rc = nn_synth_fill(kind, seed, streams[s], r, m, d, k, noise, X, (int32_t *)Y, Y);
-      if (!rc) rc = nn_dataset_split_append(&w, m, X, (int32_t *)Y, Y);
-    }
-    int rc2 = nn_dataset_split_end(&w, rc == NN_OK);
-    if (!rc) rc = rc2;
-  }
-  char src[256];
-  snprintf(src, sizeof src, "nnmpi data synth --kind %s --n %lld --n-test %lld --seed %llu --dim %d --classes %d --noise %g",
-           kind, (long long)n, (long long)n_test, (unsigned long long)seed, d, k, (double)noise);
-  nn_dataset_meta meta = {cls ? k : 0, NULL, src};
-  int rc2 = nn_dataset_close(f, out, rc ? NULL : &meta);
-  if (!rc) rc = rc2;
-  if (rc) remove(out);
-out_free:
-  free(X);
+  if (commit && w->n == 0) rc = NN_FAIL(NN_EDATA, "%s:%s: no rows to write", w->file->path, w->name), commit = false;
+  if (!commit && w->name[0]) H5Ldelete(w->file->id, w->name, H5P_DEFAULT);
+  free(w);
   return rc;
 }

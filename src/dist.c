@@ -6,14 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "nnmpi/clock.h"
 #include "nnmpi/status.h"
 
 static int started_here, rank_, size_ = 1;
 static double watchdog_s;
 
-static int mpi_ready(void) {
+bool nn_dist_mpi_ready(void) {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
@@ -21,7 +21,7 @@ static int mpi_ready(void) {
 }
 
 int nn_dist_init(int *argc, char ***argv) {
-  if (!mpi_ready()) {
+  if (!nn_dist_mpi_ready()) {
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
       return NN_FAIL(NN_EINTERNAL, "MPI_Init_thread failed");
@@ -34,7 +34,7 @@ int nn_dist_init(int *argc, char ***argv) {
 }
 
 void nn_dist_finalize(void) {
-  if (started_here && mpi_ready()) MPI_Finalize();
+  if (started_here && nn_dist_mpi_ready()) MPI_Finalize();
   started_here = 0;
 }
 
@@ -54,14 +54,8 @@ void nn_dist_versions(char *buf, size_t cap) {
 void nn_dist_set_watchdog(double seconds) { watchdog_s = seconds; }
 
 void nn_dist_abort(int exit_code) {
-  if (mpi_ready()) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  if (nn_dist_mpi_ready()) MPI_Abort(MPI_COMM_WORLD, exit_code);
   exit(exit_code);
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 /* In-place allreduce, in chunks that fit an int count; with the watchdog, a non-blocking
@@ -79,13 +73,13 @@ static int reduce(void *buf, size_t n, MPI_Datatype type, size_t elem, MPI_Op op
     MPI_Request req;
     if (MPI_Iallreduce(MPI_IN_PLACE, p, cnt, type, op, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
       return NN_FAIL(NN_EINTERNAL, "MPI_Iallreduce failed");
-    double t0 = now();
+    double t0 = nn_now();
     for (unsigned spin = 0;; spin++) {
       int done = 0;
       if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
         return NN_FAIL(NN_EINTERNAL, "MPI_Test failed");
       if (done) break;
-      if ((spin & 1023) == 1023 && now() - t0 > watchdog_s)
+      if ((spin & 1023) == 1023 && nn_now() - t0 > watchdog_s)
         return NN_FAIL(NN_EPEER,
                        "a collective did not complete within %g s: another rank is stalled or dead "
                        "(train.watchdog_seconds)", watchdog_s);

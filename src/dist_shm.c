@@ -16,13 +16,6 @@ typedef struct shm_impl {
   void *own;
 } shm_impl;
 
-static int mpi_running(void) {
-  int init = 0, fin = 0;
-  MPI_Initialized(&init);
-  MPI_Finalized(&fin);
-  return init && !fin;
-}
-
 /* Collective over MPI_COMM_WORLD. The node communicator is the shared-memory domain, further
  * cut into groups of ranks_per_node consecutive world ranks when K > 0. Node rank 0 (the lowest
  * world rank of the node) allocates the whole block, the others 0 bytes and map rank 0's
@@ -30,7 +23,7 @@ static int mpi_running(void) {
 int nn_dist_shm_alloc(nn_shm *s, size_t bytes, int ranks_per_node) {
   memset(s, 0, sizeof *s);
   shm_impl *im = calloc(1, sizeof *im);
-  if (!mpi_running()) {
+  if (!nn_dist_mpi_ready()) {
     void *own = im ? malloc(bytes ? bytes : 1) : NULL;
     if (!own) {
       free(im);
@@ -118,7 +111,7 @@ int nn_dist_shm_sync(nn_shm *s) {
 void nn_dist_shm_free(nn_shm *s) {
   if (!s || !s->impl) return;
   shm_impl *im = s->impl;
-  if (im->mpi && mpi_running()) {
+  if (im->mpi && nn_dist_mpi_ready()) {
     MPI_Win_unlock_all(im->win);
     MPI_Win_free(&im->win);
     MPI_Comm_free(&im->node);

@@ -86,13 +86,13 @@ double nn_gradcheck_net(nn_net *net, const float *X, nn_targets t, int B, double
   return worst;
 }
 
-int nn_gradcheck_config(const nn_config *c, int B, uint64_t seed, int max_per_layer,
-                        nn_gradcheck_layer *out, double *worst) {
+int nn_gradcheck_spec(const nn_net_spec *spec, int B, uint64_t seed, int max_per_layer,
+                      nn_gradcheck_layer *out, double *worst) {
   nn_net net;
-  int rc = nn_net_init(&net, c, B);
+  int rc = nn_net_init(&net, spec, B);
   if (rc) return rc;
   nn_rng rng = nn_rng_make(seed, NN_STREAM_GRADCHECK);
-  nn_net_init_params(&net, c->model.init, &rng);
+  nn_net_init_params(&net, spec->init, &rng);
   int D = net.sizes[0], K = net.sizes[net.n_layers];
   float *X = malloc(sizeof(float) * (size_t)B * (D + K));
   int32_t *y = malloc(sizeof(int32_t) * (size_t)B);
@@ -104,8 +104,8 @@ int nn_gradcheck_config(const nn_config *c, int B, uint64_t seed, int max_per_la
   for (size_t i = 0; i < (size_t)B * D; i++) X[i] = nn_rng_normal(&rng);
   for (int i = 0; i < B; i++) y[i] = (int32_t)nn_rng_below(&rng, K > 1 ? (uint64_t)K : 2);
   for (size_t i = 0; i < (size_t)B * K; i++)
-    Y[i] = c->model.loss == NN_LOSS_MSE ? nn_rng_normal(&rng) : nn_rng_uniform(&rng);
-  nn_targets t = c->model.loss == NN_LOSS_CROSS_ENTROPY ? (nn_targets){y, NULL} : (nn_targets){NULL, Y};
+    Y[i] = spec->loss == NN_LOSS_MSE ? nn_rng_normal(&rng) : nn_rng_uniform(&rng);
+  nn_targets t = spec->loss == NN_LOSS_CROSS_ENTROPY ? (nn_targets){y, NULL} : (nn_targets){NULL, Y};
   /* the reference is double precision, so a small step is exact enough and rarely crosses a relu kink */
   *worst = nn_gradcheck_net(&net, X, t, B, 1e-5, max_per_layer, out);
 out_free:

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nnmpi/dataset_write.h"
+#include "nnmpi/import.h"
 #include "nnmpi/status.h"
 
 enum { BLOCK_BYTES = 1 << 20 };
@@ -61,9 +62,9 @@ int nn_import_csv(const char *in, const char *out, const char *group, bool appen
   int ncols = 0, d = 0, k = 0, rc = NN_OK;
   long long lineno = 0, first_line = 0, max_label = -1;
   int64_t block = 0, nb = 0;
-  hid_t f = -1;
-  bool created = false, open_split = false;
-  nn_split_writer w;
+  int64_t rows = 0;
+  nn_dataset_file *f = NULL;
+  nn_split_writer *w = NULL;
   ssize_t len;
   while (!rc && (len = getline(&line, &cap, fp)) >= 0) {
     lineno++;
@@ -90,9 +91,8 @@ int nn_import_csv(const char *in, const char *out, const char *group, bool appen
         break;
       }
       Y = X + (size_t)block * d, y = (int32_t *)(Y + (size_t)block * k);
-      if ((rc = nn_dataset_create(out, append, &f, &created))) break;
-      open_split = true;
-      if ((rc = nn_dataset_split_begin(&w, f, out, group, NN_DTYPE_F32, d, 1.0f, 0.0f, k))) break;
+      if ((rc = nn_dataset_create(out, append, &f))) break;
+      if ((rc = nn_dataset_split_begin(f, group, NN_DTYPE_F32, d, 1.0f, 0.0f, k, &w))) break;
     }
     if (cells != ncols) {
       rc = NN_FAIL(NN_EDATA, "%s:%lld: %d columns, expected %d (as on line %lld)", in, lineno, cells, ncols, first_line);
@@ -128,25 +128,21 @@ int nn_import_csv(const char *in, const char *out, const char *group, bool appen
       }
       p = *q ? q + 1 : q;
     }
-    if (!rc && ++nb == block) rc = nn_dataset_split_append(&w, nb, X, y, Y), nb = 0;
+    if (!rc) rows++;
+    if (!rc && ++nb == block) rc = nn_dataset_split_append(w, nb, X, y, Y), nb = 0;
   }
   if (!rc && ferror(fp)) rc = NN_FAIL(NN_EDATA, "%s: read error after line %lld: %s", in, lineno, strerror(errno));
   if (!rc && !ncols) rc = NN_FAIL(NN_EDATA, "%s: no data rows%s", in, o->header && lineno ? " after the header" : "");
-  if (!rc) rc = nn_dataset_split_append(&w, nb, X, y, Y);
+  if (!rc) rc = nn_dataset_split_append(w, nb, X, y, Y);
   int nc = k ? 0 : o->num_classes ? o->num_classes : (int)(max_label + 1);
   char src[1024];
   snprintf(src, sizeof src, "%s: import-csv %s", group, in);
-  if (!rc) rc = nn_dataset_set_meta(f, out, &(nn_dataset_meta){nc, o->class_names, src});
-  if (open_split) {
-    int rc2 = nn_dataset_split_end(&w, rc == NN_OK);
-    if (!rc) rc = rc2;
-  }
-  if (f >= 0) {
-    int rc2 = nn_dataset_close(f, out, NULL);
-    if (!rc) rc = rc2;
-    if (rc && created) remove(out);
-    if (!rc) *res = (nn_import_result){w.n, d, k, nc};
-  }
+  if (!rc) rc = nn_dataset_set_meta(f, &(nn_dataset_meta){nc, o->class_names, src});
+  int rc2 = nn_dataset_split_end(w, rc == NN_OK);
+  if (!rc) rc = rc2;
+  rc2 = nn_dataset_close(f, rc == NN_OK);
+  if (!rc) rc = rc2;
+  if (!rc) *res = (nn_import_result){rows, d, k, nc};
   free(X);
   free(role);
   free(line);

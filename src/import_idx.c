@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "nnmpi/dataset_write.h"
+#include "nnmpi/import.h"
 #include "nnmpi/status.h"
 
 enum { BLOCK_BYTES = 1 << 20 };
@@ -66,9 +67,8 @@ int nn_import_idx(const char *images, const char *labels, const char *out, const
                   int num_classes, const char *class_names, nn_import_result *res) {
   idx_file xi = {0}, xl = {0};
   uint8_t *buf = NULL;
-  bool created = false;
-  hid_t f = -1;
-  nn_split_writer w = {.group = -1, .X = -1, .y = -1};
+  nn_dataset_file *f = NULL;
+  nn_split_writer *w = NULL;
   memset(res, 0, sizeof *res);
   if (num_classes < 1 || num_classes > 256)
     return NN_FAIL(NN_EINVAL, "import-idx: --num-classes %d, expected 1..256", num_classes);
@@ -87,8 +87,8 @@ int nn_import_idx(const char *images, const char *labels, const char *out, const
   int32_t *y = (int32_t *)buf;                      /* (block) labels as int32 */
   uint8_t *X = buf + (size_t)block * sizeof(int32_t); /* (block, d) pixels */
   uint8_t *lab = X + (size_t)block * xi.d;            /* (block) labels as read */
-  if ((rc = nn_dataset_create(out, append, &f, &created))) goto out_close_inputs;
-  rc = nn_dataset_split_begin(&w, f, out, group, NN_DTYPE_U8, (int)xi.d, 1.0f / 255.0f, 0.0f, 0);
+  if ((rc = nn_dataset_create(out, append, &f))) goto out_close_inputs;
+  rc = nn_dataset_split_begin(f, group, NN_DTYPE_U8, (int)xi.d, 1.0f / 255.0f, 0.0f, 0, &w);
   char what[96];
   for (int64_t r = 0; !rc && r < xi.n; r += block) {
     int64_t m = xi.n - r < block ? xi.n - r : block;
@@ -101,7 +101,7 @@ int nn_import_idx(const char *images, const char *labels, const char *out, const
       }
       y[i] = lab[i];
     }
-    if (!rc) rc = nn_dataset_split_append(&w, m, X, y, NULL);
+    if (!rc) rc = nn_dataset_split_append(w, m, X, y, NULL);
   }
   for (idx_file *x = &xi; !rc && x; x = x == &xi ? &xl : NULL) {
     char extra;
@@ -110,13 +110,12 @@ int nn_import_idx(const char *images, const char *labels, const char *out, const
   }
   char src[1024];
   snprintf(src, sizeof src, "%s: import-idx %s %s", group, images, labels);
-  if (!rc) rc = nn_dataset_set_meta(f, out, &(nn_dataset_meta){num_classes, class_names, src});
-  int rc2 = nn_dataset_split_end(&w, rc == NN_OK);
+  if (!rc) rc = nn_dataset_set_meta(f, &(nn_dataset_meta){num_classes, class_names, src});
+  int rc2 = nn_dataset_split_end(w, rc == NN_OK);
   if (!rc) rc = rc2;
-  rc2 = nn_dataset_close(f, out, NULL);
+  rc2 = nn_dataset_close(f, rc == NN_OK);
   if (!rc) rc = rc2;
-  if (rc && created) remove(out);
-  if (!rc) *res = (nn_import_result){w.n, (int)xi.d, 0, num_classes};
+  if (!rc) *res = (nn_import_result){xi.n, (int)xi.d, 0, num_classes};
 out_close_inputs:
   if (xi.f) gzclose(xi.f);
   if (xl.f) gzclose(xl.f);

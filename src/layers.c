@@ -4,6 +4,12 @@
 
 #include <math.h>
 
+const char *const nn_act_names[] = {"sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax", NULL};
+const char *const nn_loss_names[] = {"mse", "cross_entropy", "bce", NULL};
+
+const char *nn_act_name(nn_act a) { return (unsigned)a <= NN_ACT_SOFTMAX ? nn_act_names[a] : "(invalid)"; }
+const char *nn_loss_name(nn_loss l) { return (unsigned)l <= NN_LOSS_BCE ? nn_loss_names[l] : "(invalid)"; }
+
 static float sigmoidf(float z) {
   if (z >= 0) return 1.0f / (1.0f + expf(-z));
   float e = expf(z);
@@ -40,8 +46,9 @@ void nn_act_forward(nn_act act, float slope, const float *Z, float *A, int B, in
   }
 }
 
-void nn_act_backward(nn_act act, float slope, const float *Z, const float *A, const float *dA,
-                     float *dZ, size_t count) {
+void nn_act_backward(nn_act act, float slope, const float *Z, const float *A, const float *dA, float *dZ, int B,
+                     int n) {
+  size_t count = (size_t)B * n;
   switch (act) {
   case NN_ACT_SIGMOID: /* σ' = a (1 − a) */
     for (size_t i = 0; i < count; i++) dZ[i] = dA[i] * A[i] * (1 - A[i]);
@@ -92,5 +99,12 @@ void nn_loss_backward(nn_loss loss, nn_act out, float slope, const float *Z, con
       size_t j = (size_t)i * K + k;
       dZ[j] = A[j] - nn_target(t, i, k, K);
     }
-  if (loss == NN_LOSS_MSE) nn_act_backward(out, slope, Z, A, dZ, dZ, (size_t)B * K);
+  if (loss == NN_LOSS_MSE) nn_act_backward(out, slope, Z, A, dZ, dZ, B, K);
+}
+
+int nn_argmax(const float *a, int K) {
+  if (K == 1) return a[0] > 0.5f;
+  int best = 0;
+  for (int k = 1; k < K; k++) best = a[k] > a[best] ? k : best;
+  return best;
 }

@@ -1,14 +1,16 @@
 /* loader: the training split held once per node (global sampling) or as this rank's shard
- * (shard sampling), and batch assembly from it. Layer 5: dataset for reads and row checks,
- * dist for agreement and node-shared memory; no MPI_* or HDF5 calls of its own. */
+ * (shard sampling), the built-in synthetic sets, and batch assembly from held rows.
+ * Layer 5: dataset for reads and row checks, synth, config, dist for agreement and
+ * node-shared memory; no MPI_* or HDF5 calls of its own. */
 #include "nnmpi/loader.h"
-#include "nnmpi/sampler.h"
 
-#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnmpi/sampler.h"
 #include "nnmpi/status.h"
+#include "nnmpi/synth.h"
 
 
 /* Block layout for `rows` rows: X first, labels or targets from *lab_off (64-byte aligned). */
@@ -133,9 +135,102 @@ int nn_loader_open_memory(nn_loader *ld, const char *name, const nn_split_info *
   return rc;
 }
 
+/* The built-in synthetic set of c for `which` (train: data.synth_samples rows; eval: a quarter
+ * as many from the test stream): every rank generates the same rows. The loader owns them. */
+static int open_synth(nn_loader *ld, const nn_config *c, bool train, const char *which) {
+  int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1], d = D, k = K;
+  float noise = -1;
+  bool cls;
+  int rc = nn_synth_resolve(c->data.synth, &d, &k, &noise, &cls);
+  if (rc && K == 1) { /* one sigmoid output learns two classes: ask for 2 */
+    d = D, k = 2, noise = -1;
+    rc = nn_synth_resolve(c->data.synth, &d, &k, &noise, &cls);
+  }
+  if (rc) return nn_fail_prefix(NN_ECONFIG, "data.synth: ");
+  int64_t n = train ? c->data.synth_samples : (c->data.synth_samples + 3) / 4;
+  size_t bytes = sizeof(float) * (size_t)n * d + (cls ? sizeof(int32_t) * n : sizeof(float) * (size_t)n * k);
+  char *mem = malloc(bytes);
+  if (!mem) return NN_FAIL(NN_ENOMEM, "synthetic %s set of %lld rows", which, (long long)n);
+  float *X = (float *)mem;
+  int32_t *y = cls ? (int32_t *)(X + (size_t)n * d) : NULL;
+  float *Y = cls ? NULL : X + (size_t)n * d;
+  rc = nn_synth_fill(c->data.synth, c->model.seed, train ? NN_SYNTH_STREAM_TRAIN : NN_SYNTH_STREAM_TEST, 0, n, d, k,
+                     noise, X, y, Y);
+  nn_split_info info = {.n = n, .d = d, .xtype = NN_DTYPE_F32, .scale = 1, .offset = 0,
+                        .has_labels = cls, .k = cls ? 0 : k, .num_classes = cls ? k : 0};
+  char name[96];
+  snprintf(name, sizeof name, "synthetic %s (%s)", c->data.synth, which);
+  if (!rc) rc = nn_loader_open_memory(ld, name, &info, X, y, Y, c->data.sampling);
+  if (rc) free(mem);
+  else ld->mem = mem;
+  return rc;
+}
+
+/* The data must fit the model: features = input units; classes or targets = output units.
+ * where names the split in messages ("FILE:/train" or "built-in data:/train"). */
+static int check_fits_model(const nn_loader *ld, const nn_config *c, const char *where) {
+  const nn_split_info *in = &ld->info;
+  int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1];
+  if (in->d != D)
+    return NN_FAIL(NN_EDATA, "%s/X: %d features per row, but model.layers starts with %d inputs", where, in->d, D);
+  if (!in->has_labels && in->k != K)
+    return NN_FAIL(NN_EDATA, "%s/Y: %d target columns, but model.layers ends with %d outputs", where, in->k, K);
+  if (!in->has_labels && c->model.loss == NN_LOSS_CROSS_ENTROPY)
+    return NN_FAIL(NN_EDATA, "%s: has float targets Y, but model.loss = cross_entropy needs class labels y", where);
+  if (in->has_labels && K > 1 && in->num_classes > K)
+    return NN_FAIL(NN_EDATA, "%s: num_classes = %d, but model.layers ends with %d outputs", where, in->num_classes, K);
+  if (in->has_labels && K == 1 && in->num_classes > 2)
+    return NN_FAIL(NN_EDATA, "%s: num_classes = %d, but one output unit can only learn 2 classes", where,
+                   in->num_classes);
+  /* a file without num_classes only promised labels >= 0: the output layer sets the range */
+  int classes = K > 1 ? K : 2;
+  for (int64_t i = 0; in->has_labels && in->num_classes == 0 && i < ld->rows_held; i++)
+    if (ld->y[i] >= classes)
+      return NN_FAIL(NN_EDATA, "%s/y: label %d at row %lld, but the model has %d output(s): expected 0..%d", where,
+                     (int)ld->y[i], (long long)(ld->first_row + i), K, classes - 1);
+  return NN_OK;
+}
+
+int nn_loader_open_config(nn_loader *ld, const nn_config *c, const char *which) {
+  bool train = !strcmp(which, "train");
+  char file[NN_PATH_MAX], group[128], where[NN_PATH_MAX + 140];
+  int rc;
+  memset(ld, 0, sizeof *ld);
+  snprintf(group, sizeof group, "%s", train ? c->data.train : c->data.eval);
+  if (!c->data.path[0]) {
+    snprintf(where, sizeof where, "built-in data:%s", group);
+    rc = open_synth(ld, c, train, which);
+  } else {
+    /* data.path may be FILE:/group, which then names the training split */
+    char spec_group[128];
+    rc = nn_dataset_parse_spec(c->data.path, c->data.train, file, sizeof file, spec_group, sizeof spec_group);
+    if (rc) return nn_fail_prefix(NN_ECONFIG, "data.path: ");
+    if (train) snprintf(group, sizeof group, "%s", spec_group);
+    snprintf(where, sizeof where, "%s:%s", file, group);
+    rc = nn_loader_open(ld, file, group, c->data.sampling, c->data.ranks_per_node);
+  }
+  if (rc) return rc;
+  rc = nn_dist_agree(check_fits_model(ld, c, where)); /* shards hold different rows */
+  if (rc) nn_loader_close(ld);
+  return rc;
+}
+
 void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, float *out_X,
                       int32_t *out_y, float *out_Y) {
-  nn_dataset_gather(&ld->info, ld->X, ld->y, ld->Y, rows, n, out_X, out_y, out_Y);
+  const nn_split_info *info = &ld->info;
+  const size_t d = (size_t)info->d, k = (size_t)info->k;
+  for (int i = 0; i < n; i++) {
+    const size_t r = rows[i];
+    float *o = out_X + (size_t)i * d;
+    if (info->xtype == NN_DTYPE_U8) {
+      const uint8_t *v = (const uint8_t *)ld->X + r * d;
+      for (size_t j = 0; j < d; j++) o[j] = (float)v[j] * info->scale + info->offset;
+    } else {
+      memcpy(o, (const float *)ld->X + r * d, d * sizeof *o);
+    }
+    if (ld->y && out_y) out_y[i] = ld->y[r];
+    if (ld->Y && out_Y) memcpy(out_Y + (size_t)i * k, ld->Y + r * k, k * sizeof *out_Y);
+  }
 }
 
 void nn_loader_memory(const nn_loader *ld, size_t *private_bytes, size_t *shared_bytes) {

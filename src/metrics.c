@@ -6,13 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
-
-double nn_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, const char *run_dir) {
   memset(m, 0, sizeof *m);

@@ -10,9 +10,9 @@
 
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/config.h"
+#include "nnmpi/eval.h"
 #include "nnmpi/loader.h"
 #include "nnmpi/status.h"
-#include "nnmpi/trainer.h"
 
 enum { NN_T_DATA, NN_T_FORWARD, NN_T_BACKWARD, NN_T_REDUCE, NN_T_OPTIM, NN_T_EVAL, NN_T_CKPT, NN_T_COUNT };
 
@@ -38,9 +38,6 @@ typedef struct nn_metrics {
   bool labels;          /* classification: report accuracy (else MSE) */
   char run_dir[NN_PATH_MAX]; /* rank 0: where metrics.jsonl and learning-curves.svg go */
 } nn_metrics;
-
-/* Seconds on a monotonic clock (phase timers of the trainer and of the output). */
-double nn_now(void);
 
 /* Opens <run_dir>/metrics.jsonl for appending (rank 0: run_dir non-NULL). NN_EIO. */
 int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, const char *run_dir);

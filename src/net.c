@@ -9,16 +9,18 @@
 #include "nnmpi/status.h"
 #include "nnmpi/tensor.h"
 
-int nn_net_init(nn_net *net, const nn_config *c, int cap) {
+const char *const nn_init_names[] = {"auto", "he_normal", "he_uniform", "xavier_normal", "xavier_uniform", NULL};
+
+int nn_net_init(nn_net *net, const nn_net_spec *spec, int cap) {
   memset(net, 0, sizeof *net);
-  int L = c->model.n_sizes - 1;
+  int L = spec->n_sizes - 1;
   if (L < 1 || L > NN_MAX_LAYERS || cap < 1)
     return NN_FAIL(NN_ECONFIG, "model.layers: need 2..%d sizes, got %d", NN_MAX_LAYERS + 1, L + 1);
   net->n_layers = L;
-  net->loss = c->model.loss;
-  net->leaky_slope = c->model.leaky_slope;
+  net->loss = spec->loss;
+  net->leaky_slope = spec->leaky_slope;
   net->cap = cap;
-  memcpy(net->sizes, c->model.sizes, sizeof(int) * (size_t)(L + 1));
+  memcpy(net->sizes, spec->sizes, sizeof(int) * (size_t)(L + 1));
   size_t np = 0, nw = 0;
   for (int l = 0; l < L; l++) {
     np += (size_t)(net->sizes[l] + 1) * net->sizes[l + 1];
@@ -37,7 +39,7 @@ int nn_net_init(nn_net *net, const nn_config *c, int cap) {
     nn_layer *ly = &net->layers[l];
     ly->fan_in = net->sizes[l];
     ly->fan_out = net->sizes[l + 1];
-    ly->act = l == L - 1 ? c->model.output : c->model.hidden;
+    ly->act = l == L - 1 ? spec->output : spec->hidden;
     size_t nW = (size_t)ly->fan_in * ly->fan_out, nZ = (size_t)cap * ly->fan_out;
     ly->W = p, ly->b = p + nW, p += nW + ly->fan_out;
     ly->dW = g, ly->db = g + nW, g += nW + ly->fan_out;
@@ -73,14 +75,17 @@ void nn_net_init_params(nn_net *net, nn_init scheme, nn_rng *rng) {
   }
 }
 
+/* In the loops below layers[l] is 0-based (layer l+1 of the equations in net.h); its input
+ * is in_l = X for l = 0 and layers[l-1].A otherwise, and every subscript is 0-based. */
+
 const float *nn_net_forward(nn_net *net, const float *X, int B) {
-  const float *in = X; /* A^{l-1}: (B, fan_in) */
+  const float *in = X; /* in_l: (B, fan_in) */
   for (int l = 0; l < net->n_layers; l++) {
     nn_layer *ly = &net->layers[l];
-    /* Z = 1 b + A^{l-1} W: rows start as b, then one sgemm accumulates */
+    /* Z_l = in_l W_l + 1 b_l: rows start as b_l, then one sgemm accumulates */
     for (int i = 0; i < B; i++) memcpy(ly->Z + (size_t)i * ly->fan_out, ly->b, sizeof(float) * ly->fan_out);
     nn_gemm(false, false, B, ly->fan_out, ly->fan_in, 1.0f, in, ly->W, 1.0f, ly->Z);
-    nn_act_forward(ly->act, net->leaky_slope, ly->Z, ly->A, B, ly->fan_out);
+    nn_act_forward(ly->act, net->leaky_slope, ly->Z, ly->A, B, ly->fan_out); /* A_l = g_l(Z_l) */
     in = ly->A;
   }
   return in;
@@ -94,34 +99,25 @@ double nn_net_loss_sum(const nn_net *net, nn_targets t, int B) {
 void nn_net_backward(nn_net *net, const float *X, nn_targets t, int B) {
   int L = net->n_layers;
   nn_layer *out = &net->layers[L - 1];
-  /* δ^L = ∂(Σ loss)/∂Z^L */
+  /* δ_{L-1} = ∂(Σ loss)/∂Z_{L-1}, the output delta */
   nn_loss_backward(net->loss, out->act, net->leaky_slope, out->Z, out->A, t, B, out->fan_out, out->dZ);
   for (int l = L - 1; l >= 0; l--) {
     nn_layer *ly = &net->layers[l];
-    const float *in = l > 0 ? net->layers[l - 1].A : X; /* A^{l-1}: (B, fan_in) */
-    /* dW = (A^{l-1})ᵀ δ^l: (fan_in, fan_out); db = Σ_rows δ^l */
+    const float *in = l > 0 ? net->layers[l - 1].A : X; /* in_l: (B, fan_in) */
+    /* dW_l = in_lᵀ δ_l: (fan_in, fan_out); db_l = Σ_rows δ_l */
     nn_gemm(true, false, ly->fan_in, ly->fan_out, B, 1.0f, in, ly->dZ, 0.0f, ly->dW);
     nn_colsum(ly->dZ, B, ly->fan_out, ly->db);
     if (l == 0) break;
-    /* δ^{l-1} = g'(Z^{l-1}) ⊙ (δ^l Wᵀ) */
+    /* δ_{l-1} = g'_{l-1}(Z_{l-1}) ⊙ (δ_l W_lᵀ) */
     nn_layer *prev = &net->layers[l - 1];
     nn_gemm(false, true, B, ly->fan_in, ly->fan_out, 1.0f, ly->dZ, ly->W, 0.0f, prev->dZ);
-    nn_act_backward(prev->act, net->leaky_slope, prev->Z, prev->A, prev->dZ, prev->dZ,
-                    (size_t)B * prev->fan_out);
+    nn_act_backward(prev->act, net->leaky_slope, prev->Z, prev->A, prev->dZ, prev->dZ, B, prev->fan_out);
   }
 }
 
 int64_t nn_net_count_correct(const nn_net *net, const int32_t *y, int B) {
   const nn_layer *out = &net->layers[net->n_layers - 1];
-  int K = out->fan_out;
   int64_t correct = 0;
-  for (int i = 0; i < B; i++) {
-    const float *a = out->A + (size_t)i * K;
-    int best = 0;
-    if (K == 1) best = a[0] > 0.5f;
-    else
-      for (int k = 1; k < K; k++) best = a[k] > a[best] ? k : best;
-    correct += best == y[i];
-  }
+  for (int i = 0; i < B; i++) correct += nn_argmax(out->A + (size_t)i * out->fan_out, out->fan_out) == y[i];
   return correct;
 }

@@ -1,5 +1,5 @@
 /* optim: SGD, momentum, Nesterov, Adam, AdamW, weight decay, gradient clipping and the
- * learning-rate schedule, over flat float arrays. Layer 3: libc, status, config (struct only).
+ * learning-rate schedule, over flat float arrays. Layer 3: libc, status.
  * The optimiser state (velocity, or m | v) is one allocation; with o->t it is all a resume needs. */
 #include "nnmpi/optim.h"
 
@@ -8,7 +8,12 @@
 
 #include "nnmpi/status.h"
 
-const char *nn_optim_state_name(nn_opt_kind kind, int i) {
+const char *const nn_optim_names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", NULL};
+const char *const nn_sched_names[] = {"constant", "step", "cosine", NULL};
+
+const char *nn_optim_name(nn_optim_kind k) { return (unsigned)k <= NN_OPT_ADAMW ? nn_optim_names[k] : "(invalid)"; }
+
+const char *nn_optim_state_name(nn_optim_kind kind, int i) {
   switch (kind) {
   case NN_OPT_MOMENTUM:
   case NN_OPT_NESTEROV: return i == 0 ? "velocity" : NULL;
@@ -18,11 +23,10 @@ const char *nn_optim_state_name(nn_opt_kind kind, int i) {
   }
 }
 
-int nn_optim_init(nn_optim *o, const nn_config *c, size_t n) {
-  const nn_opt_kind k = c->optim.name;
-  *o = (nn_optim){.kind = k, .momentum = c->optim.momentum, .beta1 = c->optim.beta1,
-                  .beta2 = c->optim.beta2, .eps = c->optim.eps,
-                  .weight_decay = c->optim.weight_decay, .clip_norm = c->optim.clip_norm, .n = n};
+int nn_optim_init(nn_optim *o, const nn_optim_spec *s, size_t n) {
+  const nn_optim_kind k = s->name;
+  *o = (nn_optim){.kind = k, .momentum = s->momentum, .beta1 = s->beta1, .beta2 = s->beta2, .eps = s->eps,
+                  .weight_decay = s->weight_decay, .clip_norm = s->clip_norm, .n = n};
   switch (k) {
   case NN_OPT_SGD: o->n_state = 0; break;
   case NN_OPT_MOMENTUM:
@@ -47,14 +51,14 @@ void nn_optim_free(nn_optim *o) {
   o->n_state = 0;
 }
 
-double nn_grad_norm(const float *g, size_t n) {
+double nn_optim_grad_norm(const float *g, size_t n) {
   double s = 0.0;
   for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
   return sqrt(s);
 }
 
-double nn_clip_grad_norm(float *g, size_t n, float max_norm) {
-  const double norm = nn_grad_norm(g, n);
+double nn_optim_clip(float *g, size_t n, float max_norm) {
+  const double norm = nn_optim_grad_norm(g, n);
   if (max_norm > 0.0f && norm > max_norm) {
     const float scale = (float)(max_norm / norm);
     for (size_t i = 0; i < n; i++) g[i] *= scale;
@@ -118,19 +122,19 @@ void nn_optim_step(nn_optim *o, float *params, const float *g, float lr) {
  *           constant  lr
  *           step      lr * gamma^floor(s/step_size)
  *           cosine    min_lr + (lr-min_lr)/2 * (1 + cos(pi * min(s,S)/S)),  S = max(1, total-W) */
-float nn_lr_at(const nn_config *c, int64_t step, int64_t total_steps) {
-  const double lr = c->optim.lr;
-  const int64_t w = c->optim.warmup_steps > 0 ? c->optim.warmup_steps : 0;
+float nn_optim_lr(const nn_optim_spec *spec, int64_t step, int64_t total_steps) {
+  const double lr = spec->lr;
+  const int64_t w = spec->warmup_steps > 0 ? spec->warmup_steps : 0;
   if (step < 0) step = 0;
   if (step < w) return (float)(lr * (double)(step + 1) / (double)w);
   const int64_t s = step - w;
-  switch (c->optim.schedule) {
+  switch (spec->schedule) {
   case NN_SCHED_STEP:
-    if (c->optim.step_size <= 0) return (float)lr;
-    return (float)(lr * pow(c->optim.gamma, (double)(s / c->optim.step_size)));
+    if (spec->step_size <= 0) return (float)lr;
+    return (float)(lr * pow(spec->gamma, (double)(s / spec->step_size)));
   case NN_SCHED_COSINE: {
     const int64_t big_s = total_steps - w > 1 ? total_steps - w : 1;
-    const double frac = (double)(s < big_s ? s : big_s) / (double)big_s, lo = c->optim.min_lr;
+    const double frac = (double)(s < big_s ? s : big_s) / (double)big_s, lo = spec->min_lr;
     return (float)(lo + 0.5 * (lr - lo) * (1.0 + cos(3.14159265358979323846 * frac)));
   }
   default: return (float)lr;

@@ -2,145 +2,28 @@
  * reduction"). Every rank holds the whole model, computes loss and gradient SUMS over its slice of
  * the global batch, one allreduce adds them (with the per-step scalars riding in the same
  * buffer), and every rank divides by the global row count and takes the same optimiser step.
- * Layer 5: uses loader, checkpoint, dist, net, optim, config; prints only to opts->log. */
+ * Layer 5: uses loader, eval, checkpoint, dist, net, optim, config; prints only to opts->log. */
 #include "nnmpi/trainer.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "fs.h"
 #include "metrics.h"
+#include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
+#include "nnmpi/eval.h"
+#include "nnmpi/hash.h"
 #include "nnmpi/optim.h"
 #include "nnmpi/sampler.h"
 #include "nnmpi/status.h"
-#include "nnmpi/synth.h"
 #include "nnmpi/tensor.h"
 
 /* Slots of the reduction tail (net->grads[n_params + i]). */
 enum { T_LOSS, T_ROWS, T_CORRECT, T_STOP, T_CKPT_TIME, T_ERR, T_COUNT };
-
-/* ---------------------------------------------------------------------------------------
- * data */
-
-int nn_trainer_load(const nn_config *c, const char *which, nn_loader *ld, void **synth_mem) {
-  bool train = !strcmp(which, "train");
-  const char *group = train ? c->data.train : c->data.eval;
-  int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1];
-  int rc;
-  *synth_mem = NULL;
-  memset(ld, 0, sizeof *ld);
-  if (!c->data.path[0]) { /* built-in synthetic set: every rank generates the same rows */
-    int d = D, k = K;
-    float noise = -1;
-    bool cls;
-    rc = nn_synth_resolve(c->data.synth, &d, &k, &noise, &cls);
-    if (rc && K == 1) { /* one sigmoid output learns two classes: ask for 2 */
-      d = D, k = 2, noise = -1;
-      rc = nn_synth_resolve(c->data.synth, &d, &k, &noise, &cls);
-    }
-    if (rc) return nn_fail_prefix(NN_ECONFIG, "data.synth: ");
-    int64_t n = train ? c->data.synth_samples : (c->data.synth_samples + 3) / 4;
-    size_t bytes = sizeof(float) * (size_t)n * d + (cls ? sizeof(int32_t) * n : sizeof(float) * (size_t)n * k);
-    char *mem = malloc(bytes);
-    if (!mem) return NN_FAIL(NN_ENOMEM, "synthetic %s set of %lld rows", which, (long long)n);
-    float *X = (float *)mem;
-    int32_t *y = cls ? (int32_t *)(X + (size_t)n * d) : NULL;
-    float *Y = cls ? NULL : X + (size_t)n * d;
-    rc = nn_synth_fill(c->data.synth, c->model.seed, train ? NN_SYNTH_STREAM_TRAIN : NN_SYNTH_STREAM_TEST, 0, n,
-                       d, k, noise, X, y, Y);
-    nn_split_info info = {.n = n, .d = d, .xtype = NN_DTYPE_F32, .scale = 1, .offset = 0,
-                          .has_labels = cls, .k = cls ? 0 : k, .num_classes = cls ? k : 0};
-    char name[96];
-    snprintf(name, sizeof name, "synthetic %s (%s)", c->data.synth, which);
-    if (!rc) rc = nn_loader_open_memory(ld, name, &info, X, y, Y, c->data.sampling);
-    if (rc) {
-      free(mem);
-      return rc;
-    }
-    *synth_mem = mem;
-  } else {
-    /* data.path may be FILE:/group, which then names the training split */
-    char file[NN_PATH_MAX], spec_group[128];
-    rc = nn_dataset_parse_spec(c->data.path, group, file, sizeof file, spec_group, sizeof spec_group);
-    if (rc) return nn_fail_prefix(NN_ECONFIG, "data.path: ");
-    if (train) group = spec_group;
-    rc = nn_loader_open(ld, file, group, c->data.sampling, c->data.ranks_per_node);
-    if (rc) return rc;
-  }
-  /* the data must fit the model: features = input units; classes or targets = output units */
-  const nn_split_info *in = &ld->info;
-  const char *src = c->data.path[0] ? c->data.path : "built-in data";
-  if (in->d != D)
-    rc = NN_FAIL(NN_EDATA, "%s:%s/X: %d features per row, but model.layers starts with %d inputs", src, group,
-                 in->d, D);
-  else if (!in->has_labels && in->k != K)
-    rc = NN_FAIL(NN_EDATA, "%s:%s/Y: %d target columns, but model.layers ends with %d outputs", src, group,
-                 in->k, K);
-  else if (!in->has_labels && c->model.loss == NN_LOSS_CROSS_ENTROPY)
-    rc = NN_FAIL(NN_EDATA, "%s:%s: has float targets Y, but model.loss = cross_entropy needs class labels y",
-                 src, group);
-  else if (in->has_labels && K > 1 && in->num_classes > K)
-    rc = NN_FAIL(NN_EDATA, "%s: num_classes = %d, but model.layers ends with %d outputs", src, in->num_classes, K);
-  else if (in->has_labels && K == 1 && in->num_classes > 2)
-    rc = NN_FAIL(NN_EDATA, "%s: num_classes = %d, but one output unit can only learn 2 classes", src,
-                 in->num_classes);
-  /* a file without num_classes only promised labels >= 0: the output layer sets the range */
-  int classes = K > 1 ? K : 2;
-  for (int64_t i = 0; !rc && in->has_labels && in->num_classes == 0 && i < ld->rows_held; i++)
-    if (ld->y[i] >= classes)
-      rc = NN_FAIL(NN_EDATA, "%s:%s/y: label %d at row %lld, but the model has %d output(s): expected 0..%d", src,
-                   group, (int)ld->y[i], (long long)(ld->first_row + i), K, classes - 1);
-  rc = nn_dist_agree(rc); /* shards hold different rows */
-  if (rc) {
-    nn_loader_close(ld);
-    free(*synth_mem);
-    *synth_mem = NULL;
-  }
-  return rc;
-}
-
-void nn_eval_range(const nn_loader *ld, int64_t *lo, int64_t *hi) {
-  if (ld->mode == NN_SAMPLING_SHARD) *lo = 0, *hi = ld->rows_held;
-  else nn_shard_range(ld->rows_held, nn_dist_rank(), nn_dist_size(), lo, hi);
-}
-
-int nn_evaluate(nn_net *net, const nn_loader *ld, float *X, int32_t *y, float *Y, nn_eval_result *r) {
-  int64_t lo, hi;
-  nn_eval_range(ld, &lo, &hi);
-  int K = net->sizes[net->n_layers];
-  double sums[3] = {0, 0, 0}; /* loss, squared error, absolute error */
-  int64_t counts[2] = {hi - lo, 0}; /* rows, correct */
-  uint32_t idx[256];
-  for (int64_t i = lo; i < hi;) {
-    int n = (int)(hi - i < net->cap ? hi - i : net->cap);
-    n = n < 256 ? n : 256;
-    for (int j = 0; j < n; j++) idx[j] = (uint32_t)(i + j);
-    nn_loader_gather(ld, idx, n, X, ld->y ? y : NULL, ld->y ? NULL : Y);
-    const float *A = nn_net_forward(net, X, n);
-    nn_targets t = ld->y ? (nn_targets){y, NULL} : (nn_targets){NULL, Y};
-    sums[0] += nn_net_loss_sum(net, t, n);
-    if (ld->y) counts[1] += nn_net_count_correct(net, y, n);
-    else
-      for (size_t j = 0; j < (size_t)n * K; j++) {
-        double e = (double)A[j] - Y[j];
-        sums[1] += e * e, sums[2] += fabs(e);
-      }
-    i += n;
-  }
-  int rc = nn_dist_sum_f64(sums, 3);
-  if (!rc) rc = nn_dist_sum_i64(counts, 2);
-  if (rc) return rc;
-  int64_t rows = counts[0];
-  *r = (nn_eval_result){rows, rows ? sums[0] / rows : 0, rows ? (double)counts[1] / rows : 0,
-                        rows ? sums[1] / ((double)rows * K) : 0, rows ? sums[2] / ((double)rows * K) : 0};
-  return NN_OK;
-}
+_Static_assert((int)T_COUNT <= (int)NN_GRAD_EXTRA, "the per-step scalars must fit the spare slots of the gradient buffer");
 
 /* ---------------------------------------------------------------------------------------
  * run directory and checkpoints */
@@ -164,42 +47,12 @@ static void expand_run_dir(const char *pattern, char *out, size_t cap) {
   out[n] = 0;
 }
 
-static int mkdir_p(const char *path) {
-  char tmp[NN_PATH_MAX];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1;; p++) {
-    if (*p == '/' || !*p) {
-      char c = *p;
-      *p = 0;
-      if (mkdir(tmp, 0777) && errno != EEXIST)
-        return NN_FAIL(NN_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
-      *p = c;
-      if (!c) break;
-    }
-  }
-  struct stat st;
-  if (stat(path, &st) || !S_ISDIR(st.st_mode)) return NN_FAIL(NN_EIO, "%s exists and is not a directory", path);
-  return NN_OK;
-}
-
-/* Writes text to dir/name (the effective config of the run, for people and scripts). */
-static int write_text(const char *dir, const char *name, const char *text) {
-  char path[NN_PATH_MAX + 64];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  if (!f) return NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno));
-  int bad = fputs(text, f) < 0;
-  bad |= fclose(f) != 0;
-  return bad ? NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno)) : NN_OK;
-}
-
 typedef struct run {
   const nn_config *c;
   const nn_train_opts *o;
   nn_net net;
   nn_optim opt;
   nn_loader train, eval;
-  void *train_mem, *eval_mem;
   bool have_eval;
   float *X, *Y;       /* batch scratch, net.cap rows */
   int32_t *y;
@@ -243,23 +96,6 @@ static int checkpoint(run *r) {
   return rc;
 }
 
-/* --resume never --force: delete the checkpoints of dir so a fresh run cannot mix with them. */
-static int remove_checkpoints(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return NN_OK;
-  struct dirent *e;
-  int rc = NN_OK;
-  while ((e = readdir(d))) {
-    size_t n = strlen(e->d_name);
-    if (strncmp(e->d_name, "ckpt-", 5) || n < 8 || strcmp(e->d_name + n - 3, ".h5")) continue;
-    char path[NN_PATH_MAX + 256];
-    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-    if (unlink(path)) rc = NN_FAIL(NN_ECKPT, "--force: cannot remove %s: %s", path, strerror(errno));
-  }
-  closedir(d);
-  return rc;
-}
-
 /* Picks and loads the checkpoint to resume from per opts->resume. *resumed tells if one was. */
 static int resume(run *r, bool *resumed) {
   const char *mode = r->o->resume ? r->o->resume : "auto";
@@ -280,7 +116,7 @@ static int resume(run *r, bool *resumed) {
           rc = NN_FAIL(NN_ECKPT, "--resume never: %s already holds checkpoints; use --resume auto to continue them, "
                                  "--force to delete them, or another log.run_dir / checkpoint.dir", r->ckpt_dir);
         else
-          rc = remove_checkpoints(r->ckpt_dir);
+          rc = nn_ckpt_remove_all(r->ckpt_dir);
       }
     } else if (!rc) {
       snprintf(path, sizeof path, "%s", mode);
@@ -314,9 +150,7 @@ static int resume(run *r, bool *resumed) {
 
 /* Every rank must start from the same weights: compare a checksum of the parameters. */
 static int verify_replicas(const nn_net *net) {
-  uint64_t h = 1469598103934665603ull;
-  const unsigned char *p = (const unsigned char *)net->params;
-  for (size_t i = 0; i < net->n_params * sizeof(float); i++) h = (h ^ p[i]) * 1099511628211ull;
+  uint64_t h = nn_fnv1a64(net->params, net->n_params * sizeof(float), NN_FNV1A64_LEGACY_BASIS);
   double v[2] = {(double)(h >> 11), -(double)(h >> 11)};
   int rc = nn_dist_max_f64(v, 2);
   if (rc) return rc;
@@ -463,14 +297,14 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
   /* mean over the global batch: one division after the sum */
   float inv = (float)(1.0 / s.rows);
   for (size_t i = 0; i < net->n_params; i++) net->grads[i] *= inv;
-  double gnorm = nn_clip_grad_norm(net->grads, net->n_params, r->c->optim.clip_norm);
+  double gnorm = nn_optim_clip(net->grads, net->n_params, r->c->optim.clip_norm);
   double mean_loss = s.loss / s.rows;
   if (!isfinite(mean_loss) || !isfinite(gnorm))
     return NN_FAIL(NN_ENUMERIC, "step %lld (epoch %lld, batch %lld): non-finite %s (%g); lower optim.lr, "
                                 "set optim.clip_norm, or check the data",
                    (long long)r->prog.step + 1, (long long)r->prog.epoch + 1, (long long)k + 1,
                    isfinite(mean_loss) ? "gradient norm" : "loss", isfinite(mean_loss) ? gnorm : mean_loss);
-  float lr = nn_lr_at(r->c, r->prog.step, r->total_steps);
+  float lr = nn_optim_lr(&r->c->optim, r->prog.step, r->total_steps);
   nn_optim_step(&r->opt, net->params, net->grads, lr);
   r->tm.t[NN_T_OPTIM] += nn_now() - t0;
   r->tm.steps++;
@@ -519,26 +353,26 @@ static int setup(run *r) {
   if (c->checkpoint.dir[0]) expand_run_dir(c->checkpoint.dir, r->ckpt_dir, sizeof r->ckpt_dir);
   else snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->run_dir);
   if (nn_dist_rank() == 0) {
-    rc = mkdir_p(r->run_dir);
-    if (!rc) rc = mkdir_p(r->ckpt_dir);
+    rc = nn_fs_mkdir_p(r->run_dir);
+    if (!rc) rc = nn_fs_mkdir_p(r->ckpt_dir);
     if (!rc) rc = nn_metrics_open(&r->metrics, r->o->log, r->o->tty, c, r->run_dir);
-    if (!rc && r->o->config_text) rc = write_text(r->run_dir, "config.ini", r->o->config_text);
+    if (!rc && r->o->config_text) rc = nn_fs_write_text(r->run_dir, "config.ini", r->o->config_text);
   } else {
     nn_metrics_open(&r->metrics, NULL, false, c, NULL);
   }
   if ((rc = nn_dist_agree(rc))) return rc;
-  if ((rc = nn_trainer_load(c, "train", &r->train, &r->train_mem))) return rc;
+  if ((rc = nn_loader_open_config(&r->train, c, "train"))) return rc;
   r->have_eval = c->data.eval[0] && c->train.eval_every > 0;
-  if (r->have_eval && (rc = nn_trainer_load(c, "eval", &r->eval, &r->eval_mem))) return rc;
+  if (r->have_eval && (rc = nn_loader_open_config(&r->eval, c, "eval"))) return rc;
   r->sampler = (nn_sampler){.n = r->train.info.n, .held = r->train.rows_held, .batch = c->train.batch_size,
                             .drop_last = c->train.drop_last, .shard = c->data.sampling == NN_SAMPLING_SHARD,
                             .rank = nn_dist_rank(), .world = W, .seed = c->model.seed, .epoch = -1,
                             .perm = malloc(sizeof(uint32_t) * (size_t)(r->train.rows_held + 1))};
-  /* workspace: the largest slice of a global batch on any rank, and eval chunks of 256 rows */
+  /* workspace: the largest slice of a global batch on any rank, and eval chunks */
   int cap = (int)nn_sampler_max_rows(&r->sampler);
-  cap = cap > 256 ? cap : 256;
-  rc = nn_net_init(&r->net, c, cap);
-  if (!rc) rc = nn_optim_init(&r->opt, c, r->net.n_params);
+  cap = cap > NN_EVAL_CHUNK ? cap : NN_EVAL_CHUNK;
+  rc = nn_net_init(&r->net, &c->model, cap);
+  if (!rc) rc = nn_optim_init(&r->opt, &c->optim, r->net.n_params);
   int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1];
   r->X = malloc(sizeof(float) * (size_t)cap * (D + K));
   r->y = malloc(sizeof(int32_t) * (size_t)cap);
@@ -556,8 +390,6 @@ static void teardown(run *r) {
   nn_optim_free(&r->opt);
   nn_loader_close(&r->train);
   nn_loader_close(&r->eval);
-  free(r->train_mem);
-  free(r->eval_mem);
   free(r->X);
   free(r->y);
   free(r->sampler.perm);

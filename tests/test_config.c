@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "nnmpi/config.h"
 #include "nnmpi/status.h"
 #include "nnmpi/version.h"
@@ -93,7 +92,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c.log.progress, NN_PROGRESS_AUTO);
   assert_string_equal(nn_act_name(NN_ACT_LEAKY_RELU), "leaky_relu");
   assert_string_equal(nn_loss_name(NN_LOSS_BCE), "bce");
-  assert_string_equal(nn_opt_name(NN_OPT_ADAMW), "adamw");
+  assert_string_equal(nn_optim_name(NN_OPT_ADAMW), "adamw");
 }
 
 static void test_parse_syntax(void **state) {
@@ -258,7 +257,7 @@ static void test_garbage(void **state) {
   g[100] = 0;
   tu_write_file(file, g, N);
   nn_config c;
-  assert_int_equal(nn_cli_load_config(&c, file, 0, NULL), NN_ECONFIG);
+  assert_int_equal(nn_config_load(&c, file, 0, NULL), NN_ECONFIG);
   tu_assert_contains(nn_errmsg(), file);
   tu_assert_contains(nn_errmsg(), "NUL byte");
   tu_rmtree(dir);
@@ -475,7 +474,7 @@ static void test_example_configs(void **state) {
   for (int i = 0; i < 3; i++) {
     char path[2048];
     snprintf(path, sizeof path, "%s", source_file(names[i]));
-    if (nn_cli_load_config(&c, path, 0, NULL)) fail_msg("%s", nn_errmsg());
+    if (nn_config_load(&c, path, 0, NULL)) fail_msg("%s", nn_errmsg());
     if (i == 0) {
       assert_string_equal(c.data.path, "");
       assert_string_equal(c.data.synth, "spirals");
@@ -502,99 +501,39 @@ static void test_load_config(void **state) {
   nn_config c, d;
   tu_mkdtemp(dir, sizeof dir);
   snprintf(file, sizeof file, "%s/missing.ini", dir);
-  assert_int_equal(nn_cli_load_config(&c, file, 0, NULL), NN_ECONFIG);
+  assert_int_equal(nn_config_load(&c, file, 0, NULL), NN_ECONFIG);
   tu_assert_contains(nn_errmsg(), "cannot open config file");
   tu_assert_contains(nn_errmsg(), file);
-  assert_int_equal(nn_cli_load_config(&c, dir, 0, NULL), NN_ECONFIG); /* a directory */
+  assert_int_equal(nn_config_load(&c, dir, 0, NULL), NN_ECONFIG); /* a directory */
   tu_assert_contains(nn_errmsg(), dir);
 
   snprintf(file, sizeof file, "%s/empty.ini", dir);
   tu_write_file(file, "", 0);
-  assert_int_equal(nn_cli_load_config(&c, file, 0, NULL), NN_OK);
+  assert_int_equal(nn_config_load(&c, file, 0, NULL), NN_OK);
   nn_config_defaults(&d);
   assert_memory_equal(&c, &d, sizeof c);
-  assert_int_equal(nn_cli_load_config(&c, NULL, 0, NULL), NN_OK);
+  assert_int_equal(nn_config_load(&c, NULL, 0, NULL), NN_OK);
   assert_memory_equal(&c, &d, sizeof c);
 
   snprintf(file, sizeof file, "%s/a.ini", dir);
   tu_write_file(file, "[optim]\nlr = 0.2\n[train]\nepochs = 5\n", (size_t)-1);
   char *sets[] = {"optim.lr=0.3", "train.epochs=6", "optim.lr=0.4"};
-  assert_int_equal(nn_cli_load_config(&c, file, 3, sets), NN_OK);
+  assert_int_equal(nn_config_load(&c, file, 3, sets), NN_OK);
   assert_true(c.optim.lr == 0.4f); /* file, then --set in order */
   assert_int_equal(c.train.epochs, 6);
   char *bad[] = {"optim.lr=zero"};
-  assert_int_equal(nn_cli_load_config(&c, file, 1, bad), NN_ECONFIG);
+  assert_int_equal(nn_config_load(&c, file, 1, bad), NN_ECONFIG);
   tu_assert_contains(nn_errmsg(), "--set optim.lr=zero: optim.lr: expected a number");
   char *conflict[] = {"model.loss=mse"};
-  assert_int_equal(nn_cli_load_config(&c, file, 1, conflict), NN_ECONFIG);
+  assert_int_equal(nn_config_load(&c, file, 1, conflict), NN_ECONFIG);
   tu_assert_contains(nn_errmsg(), "a.ini with --set: model.output_activation = softmax requires");
 
   tu_write_file(file, "[optim]\nlr = 0.2\n\n[train]\nepochs = five\n", (size_t)-1);
-  assert_int_equal(nn_cli_load_config(&c, file, 0, NULL), NN_ECONFIG);
+  assert_int_equal(nn_config_load(&c, file, 0, NULL), NN_ECONFIG);
   char where[400];
   snprintf(where, sizeof where, "%s:5: train.epochs: expected an integer, got \"five\"", file);
   tu_assert_contains(nn_errmsg(), where);
   tu_rmtree(dir);
-}
-
-/* Runs nnmpi config with argv and returns what it printed to stdout (malloc'ed). */
-static char *run_cmd(int argc, char **argv, int *rc) {
-  char dir[256], file[300];
-  tu_mkdtemp(dir, sizeof dir);
-  snprintf(file, sizeof file, "%s/out", dir);
-  fflush(stdout);
-  int saved = dup(1), fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  assert_true(saved >= 0 && fd >= 0);
-  dup2(fd, 1);
-  close(fd);
-  *rc = nn_cmd_config(argc, argv);
-  fflush(stdout);
-  dup2(saved, 1);
-  close(saved);
-  char *out = tu_read_file(file, NULL);
-  tu_rmtree(dir);
-  return out;
-}
-
-static void test_cmd_config(void **state) {
-  (void)state;
-  int rc;
-  nn_config c;
-  char *argv1[] = {"config", "--set", "optim.lr=0.5", "--set=train.epochs=3", NULL};
-  char *out = run_cmd(4, argv1, &rc);
-  assert_int_equal(rc, NN_OK);
-  nn_config_defaults(&c);
-  assert_int_equal(nn_config_parse(&c, out, "stdout"), NN_OK);
-  assert_true(c.optim.lr == 0.5f);
-  assert_int_equal(c.train.epochs, 3);
-  free(out);
-  char *argv2[] = {"config", "--doc", NULL};
-  out = run_cmd(2, argv2, &rc);
-  assert_int_equal(rc, NN_OK);
-  tu_assert_contains(out, "# Configuration reference");
-  free(out);
-  char *argv3[] = {"config", "--bogus", NULL};
-  out = run_cmd(2, argv3, &rc);
-  assert_int_equal(rc, NN_EINVAL);
-  tu_assert_contains(nn_errmsg(), "unknown option '--bogus'");
-  assert_string_equal(out, "");
-  free(out);
-  char *argv4[] = {"config", "-c", NULL};
-  out = run_cmd(2, argv4, &rc);
-  assert_int_equal(rc, NN_EINVAL);
-  tu_assert_contains(nn_errmsg(), "-c needs an argument");
-  free(out);
-  char *argv5[] = {"config", "--set", "optim.lr=abc", NULL};
-  out = run_cmd(3, argv5, &rc);
-  assert_int_equal(rc, NN_ECONFIG);
-  tu_assert_contains(nn_errmsg(), "--set optim.lr=abc: optim.lr: expected a number, got \"abc\"");
-  assert_string_equal(out, "");
-  free(out);
-  char *argv6[] = {"config", "--help", NULL};
-  out = run_cmd(2, argv6, &rc);
-  assert_int_equal(rc, NN_OK);
-  tu_assert_contains(out, "usage: nnmpi config");
-  free(out);
 }
 
 int main(void) {
@@ -609,7 +548,7 @@ int main(void) {
       cmocka_unit_test(test_poke_sizes),      cmocka_unit_test(test_poke_size0),
       cmocka_unit_test(test_poke_enum),       cmocka_unit_test(test_poke_synth),
       cmocka_unit_test(test_poke_string),     cmocka_unit_test(test_diff_state),
-      cmocka_unit_test(test_load_config),     cmocka_unit_test(test_cmd_config),
+      cmocka_unit_test(test_load_config),
       cmocka_unit_test(test_example_configs), cmocka_unit_test(test_doc_up_to_date),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

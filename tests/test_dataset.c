@@ -84,23 +84,22 @@ static void test_parse_spec(void **state) {
 
 /* Writes /train: X (n, 5) uint8, y = i % 7 in uneven blocks, with attributes. */
 static void write_u8(const char *path, int n) {
-  hid_t f;
-  bool created;
-  nn_split_writer w;
+  nn_dataset_file *f;
+  nn_split_writer *w;
   uint8_t X[97 * 5];
   int32_t y[97];
-  assert_int_equal(nn_dataset_create(path, false, &f, &created), NN_OK);
-  assert_true(created);
-  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/train", NN_DTYPE_U8, 5, 0.5f, -1.0f, 0), NN_OK);
+  assert_int_equal(nn_dataset_create(path, false, &f), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(f, "/train", NN_DTYPE_U8, 5, 0.5f, -1.0f, 0, &w), NN_OK);
   for (int r = 0; r < n; r += 97) {
     int m = n - r < 97 ? n - r : 97;
     for (int i = 0; i < m * 5; i++) X[i] = (uint8_t)((r * 5 + i) * 7 % 256);
     for (int i = 0; i < m; i++) y[i] = (r + i) % 7;
-    assert_int_equal(nn_dataset_split_append(&w, m, X, y, NULL), NN_OK);
+    assert_int_equal(nn_dataset_split_append(w, m, X, y, NULL), NN_OK);
   }
-  assert_int_equal(nn_dataset_split_end(&w, true), NN_OK);
+  assert_int_equal(nn_dataset_split_end(w, true), NN_OK);
   nn_dataset_meta meta = {7, "a,b,c,d,e,f,g", "unit test"};
-  assert_int_equal(nn_dataset_close(f, path, &meta), NN_OK);
+  assert_int_equal(nn_dataset_set_meta(f, &meta), NN_OK);
+  assert_int_equal(nn_dataset_close(f, true), NN_OK);
 }
 
 static void test_round_trip_u8(void **state) {
@@ -118,50 +117,40 @@ static void test_round_trip_u8(void **state) {
   for (int i = 0; i < 300 * 5; i++) assert_int_equal(X[i], (uint8_t)((650 * 5 + i) * 7 % 256));
   for (int i = 0; i < 300; i++) assert_int_equal(y[i], (650 + i) % 7);
   assert_int_equal(nn_dataset_check_rows(path, "/train", &in, 650, 300, X, y, NULL), NN_OK);
-  /* gather converts uint8 with scale/offset */
-  uint32_t rows[3] = {299, 0, 17};
-  float out[15];
-  int32_t oy[3];
-  nn_dataset_gather(&in, X, y, NULL, rows, 3, out, oy, NULL);
-  for (int i = 0; i < 3; i++) {
-    assert_int_equal(oy[i], y[rows[i]]);
-    for (int j = 0; j < 5; j++) assert_true(out[i * 5 + j] == (float)X[rows[i] * 5 + j] * 0.5f - 1.0f);
-  }
   assert_int_equal(nn_dataset_read_rows(path, "/train", &in, 900, 101, X, y, NULL), NN_EINVAL);
   tu_assert_contains(nn_errmsg(), "rows [900, 1001) outside 0..1000");
   /* root attributes as documented */
-  hid_t f;
-  char s[64];
-  long long v;
-  assert_int_equal(nn_h5_open_ro(path, &f), NN_OK);
-  assert_int_equal(nn_h5_attr_str(f, "format", s, sizeof s), 1), assert_string_equal(s, "nnmpi-dataset");
-  assert_int_equal(nn_h5_attr_int(f, "format_version", &v), 1), assert_int_equal(v, 1);
-  assert_int_equal(nn_h5_attr_str(f, "class_names", s, sizeof s), 1), assert_string_equal(s, "a,b,c,d,e,f,g");
-  H5Fclose(f);
+  nn_dataset_summary *sum = malloc(sizeof *sum);
+  assert_non_null(sum);
+  assert_int_equal(nn_dataset_summarize(path, sum), NN_OK);
+  assert_string_equal(sum->format, "nnmpi-dataset");
+  assert_int_equal(sum->format_version, 1);
+  assert_string_equal(sum->class_names, "a,b,c,d,e,f,g");
+  assert_string_equal(sum->source, "unit test");
+  assert_int_equal(sum->n_groups, 1), assert_string_equal(sum->groups[0], "/train");
+  free(sum);
 }
 
 static void test_round_trip_regression(void **state) {
   (void)state;
   const char *path = tmp("reg.h5");
-  hid_t f;
-  bool created;
-  nn_split_writer w;
+  nn_dataset_file *f;
+  nn_split_writer *w;
   float X[40 * 3], Y[40 * 2];
   for (int i = 0; i < 120; i++) X[i] = sinf((float)i);
   for (int i = 0; i < 80; i++) Y[i] = cosf((float)i);
-  assert_int_equal(nn_dataset_create(path, false, &f, &created), NN_OK);
-  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/val", NN_DTYPE_F32, 3, 1, 0, 2), NN_OK);
-  assert_int_equal(nn_dataset_split_append(&w, 40, X, NULL, Y), NN_OK);
-  assert_int_equal(nn_dataset_split_end(&w, true), NN_OK);
-  assert_int_equal(nn_dataset_close(f, path, &(nn_dataset_meta){0, NULL, NULL}), NN_OK);
+  assert_int_equal(nn_dataset_create(path, false, &f), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(f, "/val", NN_DTYPE_F32, 3, 1, 0, 2, &w), NN_OK);
+  assert_int_equal(nn_dataset_split_append(w, 40, X, NULL, Y), NN_OK);
+  assert_int_equal(nn_dataset_split_end(w, true), NN_OK);
+  assert_int_equal(nn_dataset_set_meta(f, &(nn_dataset_meta){0, NULL, NULL}), NN_OK);
+  assert_int_equal(nn_dataset_close(f, true), NN_OK);
   nn_split_info in;
   assert_int_equal(nn_dataset_probe(path, "/val", &in), NN_OK);
   assert_false(in.has_labels), assert_int_equal(in.k, 2), assert_int_equal(in.xtype, NN_DTYPE_F32);
-  float X2[120], Y2[80], gx[6], gy[4];
+  float X2[120], Y2[80];
   assert_int_equal(nn_dataset_read_rows(path, "/val", &in, 0, 40, X2, NULL, Y2), NN_OK);
   assert_memory_equal(X, X2, sizeof X), assert_memory_equal(Y, Y2, sizeof Y);
-  nn_dataset_gather(&in, X2, NULL, Y2, (uint32_t[]){39, 1}, 2, gx, NULL, gy);
-  assert_memory_equal(gx, X + 39 * 3, 12), assert_memory_equal(gy + 2, Y + 2, 8);
   Y2[5] = INFINITY;
   assert_int_equal(nn_dataset_check_rows(path, "/val", &in, 100, 40, X2, NULL, Y2), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "/val/Y: value inf at row 102, column 1");
@@ -171,27 +160,28 @@ static void test_writer_errors(void **state) {
   (void)state;
   const char *path = tmp("w.h5");
   write_u8(path, 10);
-  hid_t f;
-  bool created;
-  nn_split_writer w;
-  assert_int_equal(nn_dataset_create(path, true, &f, &created), NN_OK);
-  assert_false(created);
-  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/train", NN_DTYPE_F32, 2, 1, 0, 0), NN_EDATA);
+  nn_dataset_file *f;
+  nn_split_writer *w;
+  assert_int_equal(nn_dataset_create(path, true, &f), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(f, "/train", NN_DTYPE_F32, 2, 1, 0, 0, &w), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "/train already exists");
-  assert_int_equal(nn_dataset_split_end(&w, false), NN_OK);
-  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/reg", NN_DTYPE_F32, 2, 1, 0, 3), NN_EDATA);
+  assert_null(w);
+  assert_int_equal(nn_dataset_split_begin(f, "/reg", NN_DTYPE_F32, 2, 1, 0, 3, &w), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "w.h5: num_classes is 7, so its splits are classification (labels y); /reg would hold regression targets Y");
-  assert_int_equal(nn_dataset_split_end(&w, false), NN_OK);
-  assert_false(H5Lexists(f, "/reg", H5P_DEFAULT) > 0);
-  assert_int_equal(nn_dataset_split_begin(&w, f, path, "/empty", NN_DTYPE_F32, 2, 1, 0, 0), NN_OK);
-  assert_int_equal(nn_dataset_split_end(&w, true), NN_EDATA);
+  assert_int_equal(nn_dataset_split_begin(f, "/empty", NN_DTYPE_F32, 2, 1, 0, 0, &w), NN_OK);
+  assert_int_equal(nn_dataset_split_end(w, true), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "/empty: no rows to write");
-  assert_false(H5Lexists(f, "/empty", H5P_DEFAULT) > 0); /* unlinked */
-  assert_int_equal(nn_dataset_close(f, path, &(nn_dataset_meta){7, "x,y", NULL}), NN_EDATA);
+  assert_int_equal(nn_dataset_set_meta(f, &(nn_dataset_meta){7, "x,y", NULL}), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "2 class names given (\"x,y\"), expected num_classes = 7");
-  assert_int_equal(nn_dataset_create(path, true, &f, &created), NN_OK);
-  assert_int_equal(nn_dataset_close(f, path, &(nn_dataset_meta){7, "a,b,c,d,e,f,h", NULL}), NN_EDATA);
+  assert_int_equal(nn_dataset_close(f, false), NN_OK); /* not created here: stays */
+  nn_dataset_summary *sum = malloc(sizeof *sum);
+  assert_int_equal(nn_dataset_summarize(path, sum), NN_OK);
+  assert_int_equal(sum->n_groups, 1); /* /reg never made, /empty unlinked */
+  free(sum);
+  assert_int_equal(nn_dataset_create(path, true, &f), NN_OK);
+  assert_int_equal(nn_dataset_set_meta(f, &(nn_dataset_meta){7, "a,b,c,d,e,f,h", NULL}), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "differ from the file's class_names \"a,b,c,d,e,f,g\"");
+  assert_int_equal(nn_dataset_close(f, true), NN_OK);
   /* the existing split is still intact */
   nn_split_info in;
   assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
@@ -200,7 +190,7 @@ static void test_writer_errors(void **state) {
   const char *ck = tmp("ck.h5");
   plain_split(ck, "/train");
   h5_root_attr(ck, "format", "nnmpi-checkpoint", 0);
-  assert_int_equal(nn_dataset_create(ck, true, &f, &created), NN_EDATA);
+  assert_int_equal(nn_dataset_create(ck, true, &f), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "cannot append: root attribute format is \"nnmpi-checkpoint\"");
 }
 

@@ -8,7 +8,8 @@
 #include <zlib.h>
 
 #include "nnmpi/dataset.h"
-#include "nnmpi/dataset_write.h"
+#include "nnmpi/import.h"
+#include "nnmpi/synth.h"
 #include "nnmpi/status.h"
 #include "testutil.h"
 
@@ -78,13 +79,12 @@ static void test_idx_round_trip(void **state) {
   assert_int_equal(nn_import_idx(tmp("te-img.gz"), tmp("te-lab.gz"), out, "/test", true, 10, names, &r), NN_OK);
   check_idx_split(out, "/train", 300, 12);
   check_idx_split(out, "/test", 50, 12);
-  hid_t f;
-  char s[512];
-  assert_int_equal(nn_h5_open_ro(out, &f), NN_OK);
-  assert_int_equal(nn_h5_attr_str(f, "class_names", s, sizeof s), 1), assert_string_equal(s, names);
-  assert_int_equal(nn_h5_attr_str(f, "source", s, sizeof s), 1);
-  tu_assert_contains(s, "/train: import-idx"), tu_assert_contains(s, "; /test: import-idx");
-  H5Fclose(f);
+  nn_dataset_summary *sum = malloc(sizeof *sum);
+  assert_non_null(sum);
+  assert_int_equal(nn_dataset_summarize(out, sum), NN_OK);
+  assert_string_equal(sum->class_names, names);
+  tu_assert_contains(sum->source, "/train: import-idx"), tu_assert_contains(sum->source, "; /test: import-idx");
+  free(sum);
   /* the same split again is refused and leaves the file intact */
   assert_int_equal(nn_import_idx(tmp("te-img.gz"), tmp("te-lab.gz"), out, "/test", true, 10, NULL, &r), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "mnist.h5:/test already exists");
@@ -230,12 +230,38 @@ static void test_csv_errors(void **state) {
   tu_assert_contains(nn_errmsg(), "none.csv: cannot open: No such file or directory");
 }
 
+/* nn_synth_write: the synthetic sets as a dataset file, rows equal to nn_synth_fill. */
+static void test_synth_write(void **state) {
+  (void)state;
+  char dir[256], path[300];
+  tu_mkdtemp(dir, sizeof dir);
+  snprintf(path, sizeof path, "%s/s.h5", dir);
+  assert_int_equal(nn_synth_write(path, "spirals", 4, 1000, 200, 2, 2, 0.05f), NN_OK);
+  nn_split_info in;
+  assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
+  assert_int_equal(in.n, 1000), assert_int_equal(in.d, 2), assert_int_equal(in.num_classes, 2);
+  float X[200 * 2], X2[200 * 2];
+  int32_t y[200], y2[200];
+  assert_int_equal(nn_dataset_read_rows(path, "/train", &in, 800, 200, X, y, NULL), NN_OK);
+  assert_int_equal(nn_synth_fill("spirals", 4, NN_SYNTH_STREAM_TRAIN, 800, 200, 2, 2, 0.05f, X2, y2, NULL), NN_OK);
+  assert_memory_equal(X, X2, sizeof X), assert_memory_equal(y, y2, sizeof y);
+  assert_int_equal(nn_dataset_probe(path, "/test", &in), NN_OK);
+  assert_int_equal(in.n, 200);
+  assert_int_equal(nn_synth_write(path, "teacher", 4, 100, 0, 5, 3, 0.0f), NN_OK);
+  assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
+  assert_false(in.has_labels), assert_int_equal(in.k, 3), assert_int_equal(in.num_classes, 0);
+  assert_int_equal(nn_dataset_probe(path, "/test", &in), NN_EDATA);
+  assert_int_equal(nn_synth_write(path, "rings", 4, 0, 0, 0, 0, -1), NN_EINVAL);
+  tu_rmtree(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idx_round_trip),
       cmocka_unit_test(test_idx_errors),
       cmocka_unit_test(test_csv_round_trip),
       cmocka_unit_test(test_csv_errors),
+      cmocka_unit_test(test_synth_write),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,7 +16,7 @@ static void activation_derivatives(void **st) {
     for (size_t i = 0; i < sizeof zs / sizeof *zs; i++) {
       float z = zs[i], A, one = 1, dz, h = 1e-2f, zp = z + h, zm = z - h, ap, am;
       nn_act_forward(elementwise[a], 0.1f, &z, &A, 1, 1);
-      nn_act_backward(elementwise[a], 0.1f, &z, &A, &one, &dz, 1);
+      nn_act_backward(elementwise[a], 0.1f, &z, &A, &one, &dz, 1, 1);
       nn_act_forward(elementwise[a], 0.1f, &zp, &ap, 1, 1);
       nn_act_forward(elementwise[a], 0.1f, &zm, &am, 1, 1);
       double fd = ((double)ap - am) / ((double)zp - zm);

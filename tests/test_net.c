@@ -9,14 +9,14 @@
 #include "nnmpi/gradcheck.h"
 #include "nnmpi/net.h"
 
-static nn_config make_cfg(const int *sizes, int n, nn_act hidden, nn_act output, nn_loss loss) {
-  nn_config c;
+static nn_net_spec make_spec(const int *sizes, int n, nn_act hidden, nn_act output, nn_loss loss) {
+  nn_net_spec c;
   memset(&c, 0, sizeof c);
-  c.model.n_sizes = n;
-  memcpy(c.model.sizes, sizes, sizeof(int) * (size_t)n);
-  c.model.hidden = hidden, c.model.output = output, c.model.loss = loss;
-  c.model.leaky_slope = 0.1f;
-  c.model.init = NN_INIT_AUTO;
+  c.n_sizes = n;
+  memcpy(c.sizes, sizes, sizeof(int) * (size_t)n);
+  c.hidden = hidden, c.output = output, c.loss = loss;
+  c.leaky_slope = 0.1f;
+  c.init = NN_INIT_AUTO;
   return c;
 }
 
@@ -24,7 +24,7 @@ static nn_config make_cfg(const int *sizes, int n, nn_act hidden, nn_act output,
 static void one_unit_by_hand(void **st) {
   (void)st;
   int sizes[] = {2, 1};
-  nn_config c = make_cfg(sizes, 2, NN_ACT_SIGMOID, NN_ACT_SIGMOID, NN_LOSS_MSE);
+  nn_net_spec c = make_spec(sizes, 2, NN_ACT_SIGMOID, NN_ACT_SIGMOID, NN_LOSS_MSE);
   nn_net net;
   assert_int_equal(nn_net_init(&net, &c, 1), NN_OK);
   assert_int_equal(net.n_params, 3);
@@ -44,10 +44,10 @@ static void one_unit_by_hand(void **st) {
 }
 
 static void check(const int *sizes, int n, nn_act hidden, nn_act output, nn_loss loss, int B) {
-  nn_config c = make_cfg(sizes, n, hidden, output, loss);
+  nn_net_spec c = make_spec(sizes, n, hidden, output, loss);
   nn_gradcheck_layer res[NN_MAX_LAYERS];
   double worst;
-  assert_int_equal(nn_gradcheck_config(&c, B, 11, 0, res, &worst), NN_OK);
+  assert_int_equal(nn_gradcheck_spec(&c, B, 11, 0, res, &worst), NN_OK);
   for (int l = 0; l < n - 1; l++) {
     if (res[l].ref_norm < 1e-4) /* a trivially zero gradient checks nothing */
       fail_msg("layer %d: finite-difference gradient norm %g is trivially small", l, res[l].ref_norm);
@@ -92,7 +92,7 @@ static void gradcheck_shapes(void **st) {
 static void gradient_sums_split_over_rows(void **st) {
   (void)st;
   int s[] = {5, 7, 3};
-  nn_config c = make_cfg(s, 3, NN_ACT_RELU, NN_ACT_SOFTMAX, NN_LOSS_CROSS_ENTROPY);
+  nn_net_spec c = make_spec(s, 3, NN_ACT_RELU, NN_ACT_SOFTMAX, NN_LOSS_CROSS_ENTROPY);
   nn_net net;
   assert_int_equal(nn_net_init(&net, &c, 9), NN_OK);
   nn_rng r = nn_rng_make(9, 1);
@@ -123,7 +123,7 @@ static void gradient_sums_split_over_rows(void **st) {
 static void init_schemes(void **st) {
   (void)st;
   int s[] = {400, 300, 10};
-  nn_config c = make_cfg(s, 3, NN_ACT_RELU, NN_ACT_SOFTMAX, NN_LOSS_CROSS_ENTROPY);
+  nn_net_spec c = make_spec(s, 3, NN_ACT_RELU, NN_ACT_SOFTMAX, NN_LOSS_CROSS_ENTROPY);
   nn_net a, b;
   assert_int_equal(nn_net_init(&a, &c, 1), NN_OK);
   assert_int_equal(nn_net_init(&b, &c, 1), NN_OK);
@@ -146,7 +146,7 @@ static void init_schemes(void **st) {
 static void count_correct(void **st) {
   (void)st;
   int s[] = {2, 3};
-  nn_config c = make_cfg(s, 2, NN_ACT_LINEAR, NN_ACT_SOFTMAX, NN_LOSS_CROSS_ENTROPY);
+  nn_net_spec c = make_spec(s, 2, NN_ACT_LINEAR, NN_ACT_SOFTMAX, NN_LOSS_CROSS_ENTROPY);
   nn_net net;
   assert_int_equal(nn_net_init(&net, &c, 2), NN_OK);
   memset(net.params, 0, sizeof(float) * net.n_params);

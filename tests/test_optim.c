@@ -20,21 +20,21 @@ static void assert_near_at(double got, double want, double tol, const char *file
     fail_msg("%s:%d: got %.9g, expected %.9g (tol %g)", file, line, got, want, tol);
 }
 
-static nn_config cfg(nn_opt_kind kind, float lr, float wd) {
-  nn_config c;
+static nn_optim_spec cfg(nn_optim_kind kind, float lr, float wd) {
+  nn_optim_spec c;
   memset(&c, 0, sizeof c);
-  c.optim.name = kind;
-  c.optim.lr = lr;
-  c.optim.momentum = 0.9f;
-  c.optim.beta1 = 0.9f;
-  c.optim.beta2 = 0.999f;
-  c.optim.eps = 1e-8f;
-  c.optim.weight_decay = wd;
+  c.name = kind;
+  c.lr = lr;
+  c.momentum = 0.9f;
+  c.beta1 = 0.9f;
+  c.beta2 = 0.999f;
+  c.eps = 1e-8f;
+  c.weight_decay = wd;
   return c;
 }
 
 /* Textbook updates in double, written out per optimiser (not shared with src/optim.c). */
-static void ref_steps(nn_opt_kind kind, double lr, double wd, int steps, double p[N]) {
+static void ref_steps(nn_optim_kind kind, double lr, double wd, int steps, double p[N]) {
   /* the float hyperparameters the optimiser sees, widened */
   const double mu = 0.9f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
   double buf[N] = {0}, m[N] = {0}, v[N] = {0};
@@ -65,24 +65,24 @@ static void ref_steps(nn_opt_kind kind, double lr, double wd, int steps, double 
 }
 
 /* Runs `steps` steps of the real optimiser on the same problem; params out in p. */
-static void run_steps(const nn_config *c, int steps, float p[N]) {
+static void run_steps(const nn_optim_spec *c, int steps, float p[N]) {
   nn_optim o;
   assert_int_equal(nn_optim_init(&o, c, N), NN_OK);
   for (int i = 0; i < N; i++) p[i] = (float)P0[i];
   for (int s = 0; s < steps; s++) {
     float g[N];
     for (int i = 0; i < N; i++) g[i] = (float)(A[i] * p[i] + C[i]);
-    nn_optim_step(&o, p, g, c->optim.lr);
+    nn_optim_step(&o, p, g, c->lr);
   }
   assert_int_equal(o.t, steps);
   nn_optim_free(&o);
 }
 
-static void check_kind(nn_opt_kind kind, float wd) {
+static void check_kind(nn_optim_kind kind, float wd) {
   /* the first 3 steps closely, then step 12 (bias correction still changing with t) */
   static const int at[] = {1, 2, 3, 12};
   for (int k = 0; k < 4; k++) {
-    nn_config c = cfg(kind, 0.1f, wd);
+    nn_optim_spec c = cfg(kind, 0.1f, wd);
     float got[N];
     double want[N];
     run_steps(&c, at[k], got);
@@ -93,15 +93,15 @@ static void check_kind(nn_opt_kind kind, float wd) {
 
 static void test_first_steps(void **st) {
   (void)st;
-  for (nn_opt_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) check_kind(k, 0.0f);
+  for (nn_optim_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) check_kind(k, 0.0f);
 }
 
 static void test_weight_decay(void **st) {
   (void)st;
-  for (nn_opt_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) check_kind(k, 0.1f);
+  for (nn_optim_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) check_kind(k, 0.1f);
   /* L2 inside Adam is normalised away at t=1 (|update| = lr), decoupled decay is not. */
   float pa[N], pw[N];
-  nn_config ca = cfg(NN_OPT_ADAM, 0.1f, 0.5f), cw = cfg(NN_OPT_ADAMW, 0.1f, 0.5f);
+  nn_optim_spec ca = cfg(NN_OPT_ADAM, 0.1f, 0.5f), cw = cfg(NN_OPT_ADAMW, 0.1f, 0.5f);
   run_steps(&ca, 1, pa);
   run_steps(&cw, 1, pw);
   for (int i = 0; i < N; i++) {
@@ -114,7 +114,7 @@ static void test_weight_decay(void **st) {
 /* Hand-computed numbers, independent of both implementations above. */
 static void test_literal_values(void **st) {
   (void)st;
-  nn_config c = cfg(NN_OPT_MOMENTUM, 0.1f, 0.0f);
+  nn_optim_spec c = cfg(NN_OPT_MOMENTUM, 0.1f, 0.0f);
   nn_optim o;
   assert_int_equal(nn_optim_init(&o, &c, 1), NN_OK);
   float p = 1.0f, g1 = 0.5f, g2 = -1.0f;
@@ -124,7 +124,7 @@ static void test_literal_values(void **st) {
   assert_near(o.state[0], -0.55, 1e-7);
   assert_near(p, 1.005, 1e-7);
   nn_optim_free(&o);
-  c.optim.name = NN_OPT_NESTEROV;
+  c.name = NN_OPT_NESTEROV;
   assert_int_equal(nn_optim_init(&o, &c, 1), NN_OK);
   p = 1.0f;
   nn_optim_step(&o, &p, &g1, 0.1f); /* v = 0.5, p = 1 - 0.1*(0.5 + 0.45) = 0.905 */
@@ -134,7 +134,7 @@ static void test_literal_values(void **st) {
 
 static void test_adam_bias_correction(void **st) {
   (void)st;
-  nn_config c = cfg(NN_OPT_ADAM, 0.01f, 0.0f);
+  nn_optim_spec c = cfg(NN_OPT_ADAM, 0.01f, 0.0f);
   nn_optim o;
   float p[3] = {1.0f, 1.0f, 1.0f}, g[3] = {1e-3f, 5.0f, -100.0f};
   assert_int_equal(nn_optim_init(&o, &c, 3), NN_OK);
@@ -152,61 +152,61 @@ static void test_adam_bias_correction(void **st) {
 static void test_clip(void **st) {
   (void)st;
   float g[2] = {3.0f, 4.0f};
-  assert_near(nn_clip_grad_norm(g, 2, 1.0f), 5.0, 1e-12);
-  assert_near(nn_grad_norm(g, 2), 1.0, 1e-6);
+  assert_near(nn_optim_clip(g, 2, 1.0f), 5.0, 1e-12);
+  assert_near(nn_optim_grad_norm(g, 2), 1.0, 1e-6);
   assert_near(g[0], 0.6, 1e-6);
   assert_near(g[1], 0.8, 1e-6);
   float h[2] = {3.0f, 4.0f}, keep[2] = {3.0f, 4.0f};
-  assert_near(nn_clip_grad_norm(h, 2, 10.0f), 5.0, 1e-12);
+  assert_near(nn_optim_clip(h, 2, 10.0f), 5.0, 1e-12);
   assert_memory_equal(h, keep, sizeof h);
-  assert_near(nn_clip_grad_norm(h, 2, 0.0f), 5.0, 1e-12); /* 0 = off */
+  assert_near(nn_optim_clip(h, 2, 0.0f), 5.0, 1e-12); /* 0 = off */
   assert_memory_equal(h, keep, sizeof h);
   /* squares of 1e20 overflow float: the norm must be accumulated in double */
   float big[2] = {1e20f, 1e20f};
-  assert_near(nn_grad_norm(big, 2), sqrt(2.0) * 1e20f, 1e-9);
-  assert_near(nn_grad_norm(NULL, 0), 0.0, 0);
+  assert_near(nn_optim_grad_norm(big, 2), sqrt(2.0) * 1e20f, 1e-9);
+  assert_near(nn_optim_grad_norm(NULL, 0), 0.0, 0);
 }
 
 static void test_schedule(void **st) {
   (void)st;
-  nn_config c = cfg(NN_OPT_SGD, 0.1f, 0.0f);
-  c.optim.warmup_steps = 10;
-  assert_near(nn_lr_at(&c, 0, 100), 0.01, 1e-6); /* warmup start: lr/W */
-  assert_near(nn_lr_at(&c, 4, 100), 0.05, 1e-6);
-  assert_near(nn_lr_at(&c, 9, 100), 0.1, 1e-6);  /* warmup end */
-  assert_near(nn_lr_at(&c, 50, 100), 0.1, 1e-6); /* constant after */
+  nn_optim_spec c = cfg(NN_OPT_SGD, 0.1f, 0.0f);
+  c.warmup_steps = 10;
+  assert_near(nn_optim_lr(&c, 0, 100), 0.01, 1e-6); /* warmup start: lr/W */
+  assert_near(nn_optim_lr(&c, 4, 100), 0.05, 1e-6);
+  assert_near(nn_optim_lr(&c, 9, 100), 0.1, 1e-6);  /* warmup end */
+  assert_near(nn_optim_lr(&c, 50, 100), 0.1, 1e-6); /* constant after */
 
-  c.optim.schedule = NN_SCHED_STEP;
-  c.optim.step_size = 5;
-  c.optim.gamma = 0.5f;
-  c.optim.warmup_steps = 2;
-  assert_near(nn_lr_at(&c, 1, 100), 0.1, 1e-6);
-  assert_near(nn_lr_at(&c, 2, 100), 0.1, 1e-6);   /* s = 0 */
-  assert_near(nn_lr_at(&c, 6, 100), 0.1, 1e-6);   /* s = 4 */
-  assert_near(nn_lr_at(&c, 7, 100), 0.05, 1e-6);  /* s = 5: first boundary */
-  assert_near(nn_lr_at(&c, 12, 100), 0.025, 1e-6);
-  assert_near(nn_lr_at(&c, 11, 100), 0.05, 1e-6);
+  c.schedule = NN_SCHED_STEP;
+  c.step_size = 5;
+  c.gamma = 0.5f;
+  c.warmup_steps = 2;
+  assert_near(nn_optim_lr(&c, 1, 100), 0.1, 1e-6);
+  assert_near(nn_optim_lr(&c, 2, 100), 0.1, 1e-6);   /* s = 0 */
+  assert_near(nn_optim_lr(&c, 6, 100), 0.1, 1e-6);   /* s = 4 */
+  assert_near(nn_optim_lr(&c, 7, 100), 0.05, 1e-6);  /* s = 5: first boundary */
+  assert_near(nn_optim_lr(&c, 12, 100), 0.025, 1e-6);
+  assert_near(nn_optim_lr(&c, 11, 100), 0.05, 1e-6);
 
-  c.optim.schedule = NN_SCHED_COSINE;
-  c.optim.min_lr = 0.001f;
-  c.optim.warmup_steps = 0;
-  assert_near(nn_lr_at(&c, 0, 100), 0.1, 1e-6);
-  assert_near(nn_lr_at(&c, 25, 100), 0.001 + 0.0495 * (1 + cos(PI / 4)), 1e-6);
-  assert_near(nn_lr_at(&c, 50, 100), 0.0505, 1e-6);
-  assert_near(nn_lr_at(&c, 100, 100), 0.001, 1e-6);
-  assert_near(nn_lr_at(&c, 150, 100), 0.001, 1e-6); /* clamped past the end */
-  c.optim.warmup_steps = 10;
-  assert_near(nn_lr_at(&c, 10, 110), 0.1, 1e-6);
-  assert_near(nn_lr_at(&c, 60, 110), 0.0505, 1e-6);
-  assert_near(nn_lr_at(&c, 110, 110), 0.001, 1e-6);
-  assert_near(nn_lr_at(&c, 5, 5), 0.06, 1e-6); /* S = max(1, total - W) never divides by 0 */
+  c.schedule = NN_SCHED_COSINE;
+  c.min_lr = 0.001f;
+  c.warmup_steps = 0;
+  assert_near(nn_optim_lr(&c, 0, 100), 0.1, 1e-6);
+  assert_near(nn_optim_lr(&c, 25, 100), 0.001 + 0.0495 * (1 + cos(PI / 4)), 1e-6);
+  assert_near(nn_optim_lr(&c, 50, 100), 0.0505, 1e-6);
+  assert_near(nn_optim_lr(&c, 100, 100), 0.001, 1e-6);
+  assert_near(nn_optim_lr(&c, 150, 100), 0.001, 1e-6); /* clamped past the end */
+  c.warmup_steps = 10;
+  assert_near(nn_optim_lr(&c, 10, 110), 0.1, 1e-6);
+  assert_near(nn_optim_lr(&c, 60, 110), 0.0505, 1e-6);
+  assert_near(nn_optim_lr(&c, 110, 110), 0.001, 1e-6);
+  assert_near(nn_optim_lr(&c, 5, 5), 0.06, 1e-6); /* S = max(1, total - W) never divides by 0 */
 }
 
 static void test_resume_exact(void **st) {
   (void)st;
   enum { M = 37 };
-  for (nn_opt_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) {
-    nn_config c = cfg(k, 0.05f, 0.01f);
+  for (nn_optim_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) {
+    nn_optim_spec c = cfg(k, 0.05f, 0.01f);
     float pa[M], pb[M], g[M];
     nn_optim a, b, r;
     for (int i = 0; i < M; i++) pa[i] = pb[i] = sinf((float)i);
@@ -214,11 +214,11 @@ static void test_resume_exact(void **st) {
     assert_int_equal(nn_optim_init(&b, &c, M), NN_OK);
     for (int s = 0; s < 10; s++) {
       for (int i = 0; i < M; i++) g[i] = cosf((float)(i * 7 + s)) + pa[i];
-      nn_optim_step(&a, pa, g, nn_lr_at(&c, s, 10));
+      nn_optim_step(&a, pa, g, nn_optim_lr(&c, s, 10));
     }
     for (int s = 0; s < 5; s++) {
       for (int i = 0; i < M; i++) g[i] = cosf((float)(i * 7 + s)) + pb[i];
-      nn_optim_step(&b, pb, g, nn_lr_at(&c, s, 10));
+      nn_optim_step(&b, pb, g, nn_optim_lr(&c, s, 10));
     }
     /* "checkpoint": only state and t carry over into a fresh optimiser */
     assert_int_equal(nn_optim_init(&r, &c, M), NN_OK);
@@ -228,7 +228,7 @@ static void test_resume_exact(void **st) {
     nn_optim_free(&b);
     for (int s = 5; s < 10; s++) {
       for (int i = 0; i < M; i++) g[i] = cosf((float)(i * 7 + s)) + pb[i];
-      nn_optim_step(&r, pb, g, nn_lr_at(&c, s, 10));
+      nn_optim_step(&r, pb, g, nn_optim_lr(&c, s, 10));
     }
     assert_memory_equal(pa, pb, sizeof pa);
     if (a.n_state) assert_memory_equal(a.state, r.state, sizeof(float) * (size_t)a.n_state * M);
@@ -242,8 +242,8 @@ static void test_resume_exact(void **st) {
 static void test_init_and_names(void **st) {
   (void)st;
   static const int n_state[] = {0, 1, 1, 2, 2};
-  for (nn_opt_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) {
-    nn_config c = cfg(k, 0.1f, 0.0f);
+  for (nn_optim_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) {
+    nn_optim_spec c = cfg(k, 0.1f, 0.0f);
     nn_optim o;
     assert_int_equal(nn_optim_init(&o, &c, 5), NN_OK);
     assert_int_equal(o.n_state, n_state[k]);
@@ -263,7 +263,7 @@ static void test_init_and_names(void **st) {
   assert_string_equal(nn_optim_state_name(NN_OPT_ADAMW, 1), "v");
   assert_null(nn_optim_state_name(NN_OPT_SGD, 0));
 
-  nn_config c = cfg((nn_opt_kind)9, 0.1f, 0.0f);
+  nn_optim_spec c = cfg((nn_optim_kind)9, 0.1f, 0.0f);
   nn_optim o;
   assert_int_equal(nn_optim_init(&o, &c, 5), NN_EINVAL);
   tu_assert_contains(nn_errmsg(), "unknown optimiser kind 9");

@@ -1,7 +1,7 @@
 /* test_shard: the shard arithmetic of the loader (nn_shard_range), no MPI. */
 #include "testutil.h"
 
-#include "nnmpi/loader.h"
+#include "nnmpi/sampler.h"
 
 static void check(int64_t n, int rank, int world, int64_t lo_want, int64_t hi_want) {
   int64_t lo = -1, hi = -1;

@@ -1,12 +1,10 @@
 /* test_synth: synthetic data (src/synth.c): determinism, block independence, balance, shapes,
- * sanity of each kind, and nn_synth_write into a dataset file. */
+ * sanity of each kind (nn_synth_write into a dataset file: test_import). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nnmpi/dataset.h"
-#include "nnmpi/dataset_write.h"
 #include "nnmpi/status.h"
 #include "nnmpi/synth.h"
 #include "testutil.h"
@@ -118,36 +116,11 @@ static void test_sanity(void **state) {
   assert_true(diff / (N * 2) > 0.1 && diff / (N * 2) < 0.4); /* mean |N(0, 0.3^2)| = 0.24 */
 }
 
-static void test_write(void **state) {
-  (void)state;
-  char dir[256], path[300];
-  tu_mkdtemp(dir, sizeof dir);
-  snprintf(path, sizeof path, "%s/s.h5", dir);
-  assert_int_equal(nn_synth_write(path, "spirals", 4, 1000, 200, 2, 2, 0.05f), NN_OK);
-  nn_split_info in;
-  assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
-  assert_int_equal(in.n, 1000), assert_int_equal(in.d, 2), assert_int_equal(in.num_classes, 2);
-  float X[200 * 2], X2[200 * 2];
-  int32_t y[200], y2[200];
-  assert_int_equal(nn_dataset_read_rows(path, "/train", &in, 800, 200, X, y, NULL), NN_OK);
-  assert_int_equal(nn_synth_fill("spirals", 4, NN_SYNTH_STREAM_TRAIN, 800, 200, 2, 2, 0.05f, X2, y2, NULL), NN_OK);
-  assert_memory_equal(X, X2, sizeof X), assert_memory_equal(y, y2, sizeof y);
-  assert_int_equal(nn_dataset_probe(path, "/test", &in), NN_OK);
-  assert_int_equal(in.n, 200);
-  assert_int_equal(nn_synth_write(path, "teacher", 4, 100, 0, 5, 3, 0.0f), NN_OK);
-  assert_int_equal(nn_dataset_probe(path, "/train", &in), NN_OK);
-  assert_false(in.has_labels), assert_int_equal(in.k, 3), assert_int_equal(in.num_classes, 0);
-  assert_int_equal(nn_dataset_probe(path, "/test", &in), NN_EDATA);
-  assert_int_equal(nn_synth_write(path, "rings", 4, 0, 0, 0, 0, -1), NN_EINVAL);
-  tu_rmtree(dir);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_resolve),
       cmocka_unit_test(test_determinism_and_blocks),
       cmocka_unit_test(test_sanity),
-      cmocka_unit_test(test_write),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

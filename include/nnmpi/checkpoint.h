@@ -1,7 +1,9 @@
 /* checkpoint: HDF5 checkpoint files — write with an atomic commit, read, verify, find the
- * newest valid one, rotate, clean stale temporaries. Layer 4: HDF5, zlib, net, optim, config.
+ * newest valid one, rotate, clean stale temporaries. Layer 4: HDF5, zlib, net, optim.
  * Never calls MPI_* and never prints: rank 0 calls it, the trainer agrees on the result.
- * File format and commit protocol: docs/formats.md ("Checkpoint files"). */
+ * File format and commit protocol: docs/formats.md ("Checkpoint files").
+ * Files: checkpoint.c (write, read, verify), checkpoint_header.c (the user-block header and
+ * CRCs), checkpoint_dir.c (names, newest valid, rotation, clean-up). */
 #ifndef NNMPI_CHECKPOINT_H
 #define NNMPI_CHECKPOINT_H
 
@@ -9,14 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nnmpi/config.h"
 #include "nnmpi/net.h"
 #include "nnmpi/optim.h"
 
 enum { NN_CKPT_FORMAT_VERSION = 1 };
 
 /* Where training stands: everything besides weights and optimiser state that resume needs.
- * (Named nn_ckpt_progress because config.h already uses nn_progress for log.progress.) */
+ * (Named nn_ckpt_progress because config.h uses nn_progress for log.progress.) */
 typedef struct nn_ckpt_progress {
   int64_t epoch;        /* epoch of the next batch to train, 0-based */
   int64_t batch;        /* next batch within that epoch (0 = at an epoch boundary) */
@@ -103,6 +104,10 @@ int nn_ckpt_find_latest(const char *dir, char *path_out, size_t cap, char *skipp
  * boundary (batch 0) after a multiple of K epochs (epoch > 0, epoch % K == 0). Others are
  * unlinked. NN_OK or NN_ECKPT (dir unreadable, unlink failed). */
 int nn_ckpt_rotate(const char *dir, int keep, int keep_every_epochs);
+
+/* Deletes every checkpoint file (ckpt-<digits>.h5) of dir (--resume never --force). A
+ * missing dir is NN_OK; NN_ECKPT names a file that cannot be removed. */
+int nn_ckpt_remove_all(const char *dir);
 
 /* Removes stale "ckpt-<digits>.h5.tmp" files left by a crashed write (call at start-up, when
  * no writer is active). *removed (may be NULL) gets the count. A missing dir is NN_OK. */

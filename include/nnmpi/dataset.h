@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define NN_DATASET_FORMAT "nnmpi-dataset" /* root attribute format */
+#define NN_DATASET_FORMAT_VERSION 1
+
 typedef enum { NN_DTYPE_F32, NN_DTYPE_U8 } nn_dtype;
 
 /* What a split holds, read from metadata only (no rows). */
@@ -42,10 +45,28 @@ int nn_dataset_read_rows(const char *path, const char *group, const nn_split_inf
 int nn_dataset_check_rows(const char *path, const char *group, const nn_split_info *info,
                           int64_t row0, int64_t nrows, const void *X, const int32_t *y, const float *Y);
 
-/* Converts rows `rows[0..n)` of raw X (held rows, xtype) into a contiguous float matrix
- * out (n, d), applying scale/offset for uint8; copies their labels/targets likewise. */
-void nn_dataset_gather(const nn_split_info *info, const void *X, const int32_t *y, const float *Y,
-                       const uint32_t *rows, int n, float *out_X, int32_t *out_y, float *out_Y);
+/* ---- inspection (dataset_inspect.c): what `nnmpi inspect` shows beyond nn_split_info. */
+
+enum { NN_DATASET_MAX_GROUPS = 64 };
+
+/* The root of a dataset file. Strings are "" when the attribute is absent. */
+typedef struct nn_dataset_summary {
+  char format[64];
+  long long format_version;  /* -1 when absent */
+  long long num_classes;     /* -1 when absent */
+  char class_names[4096];
+  char source[4096];
+  int n_groups;              /* top-level groups, at most NN_DATASET_MAX_GROUPS, in name order */
+  char groups[NN_DATASET_MAX_GROUPS][128]; /* "/train" */
+} nn_dataset_summary;
+
+/* Opens path (NN_EDATA as nn_dataset_probe words it) and fills s. */
+int nn_dataset_summarize(const char *path, nn_dataset_summary *s);
+
+/* Describes dataset obj ("/train/X") of path into buf: "(60000, 784) uint8, chunks (334, 784),
+ * shuffle + deflate(4) + fletcher32" (or "(cannot open: REASON)"). Returns true when its chunks
+ * carry Fletcher32 checksums. */
+bool nn_dataset_describe(const char *path, const char *obj, char *buf, size_t cap);
 
 /* Versions of the HDF5 library ("HDF5: 1.10.8") into buf. */
 void nn_dataset_hdf5_version(char *buf, size_t cap);

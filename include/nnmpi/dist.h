@@ -5,11 +5,14 @@
 #ifndef NNMPI_DIST_H
 #define NNMPI_DIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* Initialises MPI (thread level FUNNELED) unless already done. NN_EINTERNAL on failure. */
 int nn_dist_init(int *argc, char ***argv);
+/* True while MPI is initialised and not yet finalised (by anyone). */
+bool nn_dist_mpi_ready(void);
 /* Finalises MPI if this process initialised it. Safe to call more than once. */
 void nn_dist_finalize(void);
 int nn_dist_rank(void); /* 0 before init */

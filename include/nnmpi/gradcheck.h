@@ -25,9 +25,9 @@ double nn_gradcheck_ref_loss(const nn_net *net, const float *X, nn_targets t, in
 double nn_gradcheck_net(nn_net *net, const float *X, nn_targets t, int B, double h,
                         int max_per_layer, nn_gradcheck_layer *out);
 
-/* Builds the network of c with random weights and random inputs/targets (B rows, seed) and
+/* Builds the network of spec with random weights and random inputs/targets (B rows, seed) and
  * runs nn_gradcheck_net. NN_ENOMEM/NN_ECONFIG on failure; *worst gets the worst rel_err. */
-int nn_gradcheck_config(const nn_config *c, int B, uint64_t seed, int max_per_layer,
-                        nn_gradcheck_layer *out, double *worst);
+int nn_gradcheck_spec(const nn_net_spec *spec, int B, uint64_t seed, int max_per_layer,
+                      nn_gradcheck_layer *out, double *worst);
 
 #endif

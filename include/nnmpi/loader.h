@@ -11,6 +11,7 @@
 #include "nnmpi/config.h"  /* nn_sampling */
 #include "nnmpi/dataset.h" /* nn_split_info */
 #include "nnmpi/dist.h"    /* nn_shm */
+#include "nnmpi/sampler.h" /* nn_shard_range */
 
 /* A loaded split. Rows are held raw, in their storage type: uint8 X stays uint8 (4x smaller
  * than float) and is converted by nn_loader_gather. Every field is read-only for the caller. */
@@ -25,10 +26,8 @@ typedef struct nn_loader {
   size_t bytes_private;   /* bytes this rank allocated in private memory */
   size_t bytes_shared;    /* bytes of node-shared memory this rank allocated (node rank 0 only) */
   nn_shm shm;             /* the node block in global mode (shm.n_nodes etc. for reports) */
-  void *mem;              /* the private block (shard mode); owned */
+  void *mem;              /* the private block (shard mode, built-in sets); owned */
 } nn_loader;
-
-#include "nnmpi/sampler.h" /* nn_shard_range */
 
 /* Loads split `group` ("/train") of the dataset file at path. Collective: every rank calls it.
  * global: one block per node (ranks_per_node K > 0 treats every K consecutive ranks as a node,
@@ -51,6 +50,13 @@ int nn_loader_open(nn_loader *ld, const char *path, const char *group, nn_sampli
  * Errors: NN_EINVAL (inconsistent info/arrays), NN_EDATA (a bad row). */
 int nn_loader_open_memory(nn_loader *ld, const char *name, const nn_split_info *info,
                           const void *X, const int32_t *y, const float *Y, nn_sampling mode);
+
+/* Loads the training (which = "train") or evaluation ("eval") split of c: a split of the
+ * dataset file data.path (FILE or FILE:/group, which then names the training split), or the
+ * built-in synthetic set data.synth when data.path is empty; then checks it against the
+ * model's input and output sizes (messages name "FILE:/group/X"). Collective, same status on
+ * every rank; on failure *ld is left empty. */
+int nn_loader_open_config(nn_loader *ld, const nn_config *c, const char *which);
 
 /* Assembles a batch from held rows rows[0..n) (indices relative to first_row, < rows_held):
  * out_X (n, d) float with scale/offset applied; labels into out_y or targets into out_Y

@@ -5,19 +5,34 @@
  * Layer l (1..L) maps A^{l-1} (B, u_{l-1}) to A^l (B, u_l):
  *   Z^l = A^{l-1} W^l + 1 b^l,  A^l = g^l(Z^l),  W^l: (u_{l-1}, u_l) row-major, b^l: (u_l).
  * Parameters are laid out layer by layer as [W^1 | b^1 | W^2 | b^2 | ...] in params, and the
- * gradients identically in grads, so one allreduce moves all of them. */
+ * gradients identically in grads, so one allreduce moves all of them. In code, layers[l] is
+ * 0-based: layers[0] is layer 1 of these equations, layers[L-1] the output layer. */
 #ifndef NNMPI_NET_H
 #define NNMPI_NET_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nnmpi/config.h"
 #include "nnmpi/layers.h"
 #include "nnmpi/rng.h"
 #include "nnmpi/status.h"
 
-enum { NN_GRAD_EXTRA = 8 };
+enum { NN_MAX_LAYERS = 16, NN_GRAD_EXTRA = 8 };
+
+typedef enum { NN_INIT_AUTO, NN_INIT_HE_NORMAL, NN_INIT_HE_UNIFORM, NN_INIT_XAVIER_NORMAL, NN_INIT_XAVIER_UNIFORM } nn_init;
+extern const char *const nn_init_names[]; /* as in configs, enum order, NULL-terminated */
+
+/* What a network is: the [model] section of the config. */
+typedef struct nn_net_spec {
+  int n_sizes;                  /* number of entries in sizes (layers + 1), >= 2 */
+  int sizes[NN_MAX_LAYERS + 1]; /* units per layer, input first: 784,256,128,10 */
+  nn_act hidden;                /* activation of hidden layers */
+  nn_act output;                /* activation of the output layer */
+  nn_loss loss;
+  float leaky_slope;            /* slope of leaky_relu for z < 0 */
+  nn_init init;                 /* auto = He for relu-family hidden layers, Xavier otherwise */
+  uint64_t seed;                /* weights init and all sampling */
+} nn_net_spec;
 
 typedef struct nn_layer {
   int fan_in, fan_out;
@@ -42,9 +57,9 @@ typedef struct nn_net {
   float *work;           /* one allocation: every layer's Z, A, dZ */
 } nn_net;
 
-/* Builds the network of c->model with a workspace for batches of up to cap rows.
+/* Builds the network of spec with a workspace for batches of up to cap rows.
  * Params are not initialised (see nn_net_init_params). NN_ENOMEM / NN_ECONFIG. */
-int nn_net_init(nn_net *net, const nn_config *c, int cap);
+int nn_net_init(nn_net *net, const nn_net_spec *spec, int cap);
 void nn_net_free(nn_net *net);
 
 /* Weights from init scheme (He/Xavier, uniform/normal; auto by activation), biases zero,

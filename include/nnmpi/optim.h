@@ -7,34 +7,57 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nnmpi/config.h"
+typedef enum { NN_OPT_SGD, NN_OPT_MOMENTUM, NN_OPT_NESTEROV, NN_OPT_ADAM, NN_OPT_ADAMW } nn_optim_kind;
+typedef enum { NN_SCHED_CONSTANT, NN_SCHED_STEP, NN_SCHED_COSINE } nn_sched_kind;
+
+/* Names as in configs and checkpoints, enum order, NULL-terminated. */
+extern const char *const nn_optim_names[];
+extern const char *const nn_sched_names[];
+/* The name of one kind; "(invalid)" outside the enum. */
+const char *nn_optim_name(nn_optim_kind k);
+
+/* The optimiser and its learning-rate schedule: the [optim] section of the config. */
+typedef struct nn_optim_spec {
+  nn_optim_kind name;
+  float lr;
+  float momentum;
+  float beta1, beta2, eps;
+  float weight_decay; /* L2 (sgd/momentum/nesterov/adam) or decoupled (adamw) */
+  float clip_norm;    /* clip gradients to this global L2 norm; 0 = off */
+  nn_sched_kind schedule;
+  int64_t step_size; /* step schedule: multiply lr by gamma every step_size steps */
+  float gamma;
+  int64_t warmup_steps; /* linear warmup from 0 in front of any schedule */
+  float min_lr;         /* cosine floor */
+} nn_optim_spec;
 
 typedef struct nn_optim {
-  nn_opt_kind kind;
+  nn_optim_kind kind;
   float momentum, beta1, beta2, eps, weight_decay, clip_norm;
-  size_t n;          /* parameters */
-  int64_t t;         /* optimiser steps taken (Adam bias correction) */
-  int n_state;       /* state arrays: 0 (sgd), 1 (velocity) or 2 (m, v) */
-  float *state;      /* one allocation of n_state * n floats: [velocity] or [m | v] */
+  size_t n;     /* parameters */
+  int64_t t;    /* optimiser steps taken (Adam bias correction) */
+  int n_state;  /* state arrays: 0 (sgd), 1 (velocity) or 2 (m, v) */
+  float *state; /* one allocation of n_state * n floats: [velocity] or [m | v] */
 } nn_optim;
 
 /* Names of the state arrays for a kind, as stored in checkpoints ("velocity"; "m", "v"). */
-const char *nn_optim_state_name(nn_opt_kind kind, int i);
+const char *nn_optim_state_name(nn_optim_kind kind, int i);
 
-int nn_optim_init(nn_optim *o, const nn_config *c, size_t n);
+/* An optimiser of kind s->name for n parameters, state zero. NN_EINVAL / NN_ENOMEM. */
+int nn_optim_init(nn_optim *o, const nn_optim_spec *s, size_t n);
 void nn_optim_free(nn_optim *o);
 
 /* Global L2 norm of g (computed in double). */
-double nn_grad_norm(const float *g, size_t n);
+double nn_optim_grad_norm(const float *g, size_t n);
 
 /* Scales g so its global norm is at most max_norm (no-op when max_norm <= 0 or norm smaller).
  * Returns the norm before clipping. */
-double nn_clip_grad_norm(float *g, size_t n, float max_norm);
+double nn_optim_clip(float *g, size_t n, float max_norm);
 
 /* One update of params with gradient g (already averaged) at learning rate lr. */
 void nn_optim_step(nn_optim *o, float *params, const float *g, float lr);
 
-/* Learning rate at global step `step` (0-based) of total_steps, from c->optim. */
-float nn_lr_at(const nn_config *c, int64_t step, int64_t total_steps);
+/* Learning rate at global step `step` (0-based) of total_steps under schedule s. */
+float nn_optim_lr(const nn_optim_spec *s, int64_t step, int64_t total_steps);
 
 #endif

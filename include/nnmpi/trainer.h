@@ -11,8 +11,6 @@
 
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/config.h"
-#include "nnmpi/loader.h"
-#include "nnmpi/net.h"
 
 typedef struct nn_train_opts {
   const char *config_text;  /* effective config as INI (stored in every checkpoint) */
@@ -36,30 +34,5 @@ typedef struct nn_train_result {
  * NN_ESTOPPED after a stop request once the checkpoint is committed, or an error agreed by all
  * ranks (NN_ECONFIG, NN_EDATA, NN_ECKPT, NN_ENUMERIC naming the step, ...). */
 int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res);
-
-/* Evaluation sums over a loaded split. */
-typedef struct nn_eval_result {
-  int64_t rows;
-  double loss;   /* mean loss per row */
-  double acc;    /* accuracy (labels) */
-  double mse;    /* mean squared error per target value (targets) */
-  double mae;    /* mean absolute error per target value (targets) */
-} nn_eval_result;
-
-/* Rows [lo, hi) of ld (held-row indices) that this rank evaluates or predicts: a contiguous
- * slice of all rows (global sampling) or all rows it holds (shard); in rank order they cover the
- * split once. */
-void nn_eval_range(const nn_loader *ld, int64_t *lo, int64_t *hi);
-
-/* Evaluates net on the split in ld, each rank its part (global: a contiguous slice of all
- * rows; shard: the rows it holds), no padding or duplicates; sums reduced exactly (row and
- * correct counts as integers). Collective. X, y, Y: scratch of net->cap rows. */
-int nn_evaluate(nn_net *net, const nn_loader *ld, float *X, int32_t *y, float *Y, nn_eval_result *r);
-
-/* Loads the training or evaluation data of c (file split, or the built-in synthetic set
- * when data.path is empty) and checks it against the model's input and output sizes.
- * which: "train" or "eval". Collective. synth_mem receives an allocation to free after
- * nn_loader_close (NULL for files). */
-int nn_trainer_load(const nn_config *c, const char *which, nn_loader *ld, void **synth_mem);
 
 #endif

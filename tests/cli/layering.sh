@@ -1,21 +1,57 @@
 #!/bin/bash
-# Keeps the layering of docs/architecture.md true: only dist*.c calls MPI_*; the numerical core
-# includes neither mpi.h nor hdf5.h; library code never prints to stdout/stderr or exits.
+# Keeps the layering of docs/architecture.md true:
+#  - the include graph: every #include "..." of src/ and include/nnmpi/ points to the file's own
+#    layer or below (and the sibling layers config, io and dist do not include each other);
+#  - only dist*.c calls MPI_*; only src/h5.h includes hdf5.h; no public header includes hdf5.h
+#    or mpi.h; library code never prints to stdout/stderr or exits.
+# The build enforces the same from the other side: each unit test links only its layer's library.
 source "$(dirname "$0")/lib.sh"
-cd "$SRC/src"
-core="status.c rng.c tensor.c layers.c net.c optim.c config.c synth.c gradcheck.c sampler.c"
-lib="$core dataset.c dataset_write.c import_idx.c import_csv.c checkpoint.c predictions.c dist.c dist_shm.c loader.c trainer.c"
+cd "$SRC"
 
-mpi_users=$(grep -l 'MPI_[A-Z][a-z_]*(' *.c | grep -v '^dist' || true)
+# The layer of every unit (file name without .c/.h). A new file must be added here.
+declare -A group
+for u in status rng hash clock version; do group[$u]=L0; done
+group[tensor]=L1
+group[layers]=L2
+for u in net optim gradcheck synth sampler; do group[$u]=L3; done
+group[config]=CONFIG
+for u in h5 fs dataset dataset_inspect dataset_write import import_idx import_csv import_synth checkpoint \
+  checkpoint_header checkpoint_dir predictions; do group[$u]=IO; done
+for u in dist dist_shm; do group[$u]=DIST; done
+for u in loader eval trainer metrics curves; do group[$u]=TRAIN; done
+for u in main cli cmd_train cmd_eval cmd_data cmd_inspect cmd_inspect_ckpt cmd_config cmd_gradcheck; do group[$u]=CLI; done
+# What each layer may include.
+declare -A allowed=(
+  [L0]="L0" [L1]="L0 L1" [L2]="L0 L1 L2" [L3]="L0 L1 L2 L3"
+  [CONFIG]="L0 L1 L2 L3 CONFIG" [IO]="L0 L1 L2 L3 IO" [DIST]="L0 L1 L2 L3 DIST"
+  [TRAIN]="L0 L1 L2 L3 CONFIG IO DIST TRAIN" [CLI]="L0 L1 L2 L3 CONFIG IO DIST TRAIN CLI")
+
+bad=""
+for f in src/*.c src/*.h include/nnmpi/*.h include/nnmpi/*.h.in; do
+  u=$(basename "$f"); u=${u%.in}; u=${u%.[ch]}
+  g=${group[$u]:-}
+  if [ -z "$g" ]; then bad+="$f: no layer assigned (add it to tests/cli/layering.sh)"$'\n'; continue; fi
+  while read -r inc; do
+    v=$(basename "$inc"); v=${v%.h}
+    h=${group[$v]:-}
+    if [ -z "$h" ]; then bad+="$f includes \"$inc\": no layer assigned"$'\n'
+    elif [[ " ${allowed[$g]} " != *" $h "* ]]; then bad+="$f ($g) includes \"$inc\" ($h)"$'\n'; fi
+  done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
+done
+[ -z "$bad" ] && pass "every include points to its own layer or below" || fail "include graph:
+$bad"
+
+mpi_users=$(grep -l 'MPI_[A-Z][a-z_]*(' src/*.c | grep -v '^src/dist' || true)
 [ -z "$mpi_users" ] && pass "only dist*.c call MPI_*" || fail "MPI_* called outside dist: $mpi_users"
 
-bad=$(grep -lE '#include [<"](mpi|hdf5)\.h' $core || true)
-[ -z "$bad" ] && pass "core includes neither mpi.h nor hdf5.h" || fail "core includes mpi.h/hdf5.h: $bad"
-bad=$(cd "$SRC/include/nnmpi" && for h in status rng tensor layers net optim config synth gradcheck sampler; do
-  grep -lE '#include [<"](mpi|hdf5)\.h' $h.h; done || true)
-[ -z "$bad" ] && pass "core headers include neither mpi.h nor hdf5.h" || fail "core headers: $bad"
+bad=$(grep -lE '#include [<"]hdf5\.h' src/* include/nnmpi/* | grep -v '^src/h5\.h$' || true)
+[ -z "$bad" ] && pass "only src/h5.h includes hdf5.h" || fail "hdf5.h included by: $bad"
+bad=$(grep -lE '#include [<"](mpi|hdf5)\.h' include/nnmpi/* || true)
+[ -z "$bad" ] && pass "no public header includes mpi.h or hdf5.h" || fail "public headers: $bad"
 
-bad=$(grep -nE '\b(printf|puts|exit|abort|MPI_Abort)\s*\(|\b(stdout|stderr)\b' $lib | grep -v 'fprintf(f\b' | grep -vE '^dist\.c:.*(MPI_Abort|exit)\(' || true)
+lib=$(for f in src/*.c; do u=$(basename "$f" .c); [ "${group[$u]}" != CLI ] && echo "$f"; done)
+bad=$(grep -nE '\b(printf|puts|exit|abort|MPI_Abort)\s*\(|\b(stdout|stderr)\b' $lib | grep -v 'fprintf(f\b' |
+  grep -vE '^src/dist\.c:.*(MPI_Abort|exit)\(' || true)
 # (nn_dist_abort in dist.c holds the job's only MPI_Abort/exit; only main calls it)
 [ -z "$bad" ] && pass "library code neither prints nor exits" || fail "library code prints or exits:
 $bad"

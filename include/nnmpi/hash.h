@@ -1,0 +1,16 @@
+/* hash: FNV-1a 64-bit over bytes — the config digest of checkpoints and the replica checksum.
+ * Layer 0, libc only. */
+#ifndef NNMPI_HASH_H
+#define NNMPI_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Offset basis nnmpi used so far (one digit short of the standard 14695981039346656037). */
+#define NN_FNV1A64_LEGACY_BASIS 1469598103934665603ull
+
+/* h folded with the n bytes at p: h = (h ^ byte) * 1099511628211 per byte. Start with a basis;
+ * chaining calls hashes the concatenation. */
+uint64_t nn_fnv1a64(const void *p, size_t n, uint64_t h);
+
+#endif

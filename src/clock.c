@@ -1,0 +1,10 @@
+/* clock: CLOCK_MONOTONIC in seconds (see clock.h). Layer 0, libc only. */
+#include "nnmpi/clock.h"
+
+#include <time.h>
+
+double nn_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,85 @@
+/* fs: EINTR-safe durable file operations and directory creation (see fs.h). libc only. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nnmpi/status.h"
+
+enum { PATH_CAP = 4096 };
+
+int nn_fs_fsync(int fd) {
+  int r;
+  while ((r = fsync(fd)) < 0 && errno == EINTR) {}
+  return r;
+}
+
+int nn_fs_fsync_dir(const char *dir) {
+  int fd;
+  while ((fd = open(dir, O_RDONLY | O_DIRECTORY)) < 0 && errno == EINTR) {}
+  if (fd < 0) return -1;
+  int r = nn_fs_fsync(fd), e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+int nn_fs_pread_all(int fd, void *buf, size_t n, off_t off) {
+  for (char *p = buf; n;) {
+    ssize_t r = pread(fd, p, n, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) errno = EIO;
+    if (r <= 0) return -1;
+    p += r, n -= (size_t)r, off += r;
+  }
+  return 0;
+}
+
+int nn_fs_pwrite_all(int fd, const void *buf, size_t n, off_t off) {
+  for (const char *p = buf; n;) {
+    ssize_t r = pwrite(fd, p, n, off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 0) errno = EIO;
+    if (r <= 0) return -1;
+    p += r, n -= (size_t)r, off += r;
+  }
+  return 0;
+}
+
+int nn_fs_rename(const char *from, const char *to) {
+  int r;
+  while ((r = rename(from, to)) < 0 && errno == EINTR) {}
+  return r;
+}
+
+int nn_fs_mkdir_p(const char *path) {
+  char tmp[PATH_CAP];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1;; p++) {
+    if (*p == '/' || !*p) {
+      char c = *p;
+      *p = 0;
+      if (mkdir(tmp, 0777) && errno != EEXIST)
+        return NN_FAIL(NN_EIO, "cannot create directory %s: %s", tmp, strerror(errno));
+      *p = c;
+      if (!c) break;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) || !S_ISDIR(st.st_mode)) return NN_FAIL(NN_EIO, "%s exists and is not a directory", path);
+  return NN_OK;
+}
+
+int nn_fs_write_text(const char *dir, const char *name, const char *text) {
+  char path[PATH_CAP];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) return NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno));
+  int bad = fputs(text, f) < 0;
+  bad |= fclose(f) != 0;
+  return bad ? NN_FAIL(NN_EIO, "cannot write %s: %s", path, strerror(errno)) : NN_OK;
+}

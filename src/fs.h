@@ -1,0 +1,27 @@
+/* fs: small file-system helpers with the EINTR and short-transfer loops done once — durable
+ * writes (fsync of files and directories), whole preads/pwrites, directory creation.
+ * Private to the library layers (src/ only); libc; never prints. Functions returning int give
+ * 0 / -1 with errno set, except those documented to record an NN_* message. */
+#ifndef NNMPI_FS_H
+#define NNMPI_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* fsync(fd), retried on EINTR. */
+int nn_fs_fsync(int fd);
+/* fsync of directory dir, so a rename or unlink in it is durable. */
+int nn_fs_fsync_dir(const char *dir);
+/* Exactly n bytes at offset off, or -1 (errno; a file ending early is EIO). */
+int nn_fs_pread_all(int fd, void *buf, size_t n, off_t off);
+int nn_fs_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+/* rename(from, to), retried on EINTR. */
+int nn_fs_rename(const char *from, const char *to);
+
+/* Creates directory path and its missing parents (mkdir -p). NN_OK, or NN_EIO with a message
+ * naming the directory that could not be made, or path when it exists but is not a directory. */
+int nn_fs_mkdir_p(const char *path);
+/* Writes text to dir/name, replacing it. NN_OK or NN_EIO naming the file. */
+int nn_fs_write_text(const char *dir, const char *name, const char *text);
+
+#endif
