@@ -71,8 +71,11 @@ while read -r -u 3 name data layers hidden output loss extra; do
       || fail "$name: predicted classes differ"
   fi
   # a check that can fail: the first epoch's checkpoint does not reproduce the last one's outputs
-  first=$(ls run-$name/checkpoints/ckpt-*.h5 | head -n 1)
-  expect_rc 1 "$name: $what forward pass of an earlier checkpoint is told apart" run_recipe "$first" $data.h5:/test $name-preds.h5
+  # (torch: for the first model only, each start of PyTorch costs 2 s of CPU)
+  if [ $mode = numpy ] || [ $name = softmax ]; then
+    first=$(ls run-$name/checkpoints/ckpt-*.h5 | head -n 1)
+    expect_rc 1 "$name: $what forward pass of an earlier checkpoint is told apart" run_recipe "$first" $data.h5:/test $name-preds.h5
+  fi
   if [ $mode = numpy ]; then  # the predictions file and metrics.jsonl, read with h5py and json
     expect_rc 0 "$name: read_results.py" "$PY" "$R/read_results.py" $name-preds.h5 run-$name/metrics.jsonl
     cp out.txt results.txt
