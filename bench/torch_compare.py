@@ -8,6 +8,11 @@ the medians of the training-loop wall times are compared in the same run. Writes
 bench/results/torch-compare.txt. Optional: needs Debian's python3-torch and python3-h5py.
 
     /usr/bin/python3 bench/torch_compare.py [BUILD_DIR] [REPS] [EPOCHS]
+
+One single-process run for bench/scaling.sh (TORCH=1), printing one JSON line {"wall", "samples",
+"steady_samples_per_s"}: the same MLP family, Adam, global batch, step count and thread count:
+
+    /usr/bin/python3 bench/torch_compare.py --one LAYERS BATCH STEPS     (LAYERS like 784-256-128-10)
 """
 import json, os, statistics, subprocess, sys, tempfile, time
 
@@ -18,9 +23,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build")
-REPS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-EPOCHS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+ONE = len(sys.argv) > 1 and sys.argv[1] == "--one"
+BUILD = sys.argv[1] if len(sys.argv) > 1 and not ONE else os.path.join(ROOT, "build")
+REPS = int(sys.argv[2]) if len(sys.argv) > 2 and not ONE else 3
+EPOCHS = int(sys.argv[3]) if len(sys.argv) > 3 and not ONE else 2
 DATA = os.path.join(ROOT, "data", "fashion-mnist.h5")
 B = 128
 
@@ -100,7 +106,43 @@ def nnmpi_run(np_):
     raise RuntimeError("no summary in metrics.jsonl")
 
 
+def one(layers, batch, steps):
+    """Single process, one intra-op thread: `steps` Adam steps of an MLP of `layers` (ReLU hidden,
+    softmax cross-entropy) on Fashion-MNIST batches of `batch` random rows; wall time of the loop and
+    the rate after the first 10 % of the steps (no warm-up)."""
+    torch.set_num_threads(1)
+    torch.manual_seed(1)
+    X, y = load()
+    sizes = [int(v) for v in layers.split("-")]
+    mods = []
+    for a, b in zip(sizes, sizes[1:]):
+        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    net = torch.nn.Sequential(*mods[:-1])
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    lossf = torch.nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(1)
+    perm, k, warm = torch.randperm(len(X), generator=g), 0, max(1, steps // 10)
+    t0 = time.perf_counter()
+    for s in range(steps):
+        if s == warm:
+            t1 = time.perf_counter()
+        if k + batch > len(X):
+            perm, k = torch.randperm(len(X), generator=g), 0
+        idx = perm[k:k + batch]
+        k += batch
+        opt.zero_grad(set_to_none=True)
+        lossf(net(X[idx]), y[idx]).backward()
+        opt.step()
+    t2 = time.perf_counter()
+    steady = (steps - warm) * batch / (t2 - t1) if steps > warm else float("nan")
+    print(json.dumps({"wall": t2 - t0, "samples": steps * batch, "steady_samples_per_s": steady,
+                      "torch": torch.__version__}))
+
+
 def main():
+    if ONE:
+        one(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
     runs = {k: [] for k in ("nnmpi np=1", "nnmpi np=2", "torch 1 process", "torch DDP 2 processes")}
     for r in range(REPS):
         runs["nnmpi np=1"].append(nnmpi_run(1))
