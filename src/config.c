@@ -35,6 +35,7 @@ _Static_assert(sizeof(nn_act) == sizeof(int) && sizeof(nn_progress) == sizeof(in
 
 static const char *const sampling_names[] = {"global", "shard", NULL};
 static const char *const reduce_names[] = {"fast", "exact", NULL};
+static const char *const shard_names[] = {"auto", "true", "false", NULL};
 static const char *const progress_names[] = {"auto", "bar", "lines", "none", NULL};
 static const char *const synth_names[] = {"spirals", "rings", "blobs", "teacher", NULL};
 
@@ -95,12 +96,18 @@ static const cfg_key keys[] = {
     {"train", "watchdog_seconds", T_INT, F(train, watchdog_seconds), "300", NULL, 0, INF, 0,
      "a collective stalled this long is an error naming the step; 0 = off"},
     {"train", "reduce", T_ENUM, F(train, reduce), "fast", reduce_names, 0, 0, 0,
-     "gradient reduction: fast = one float allreduce (weights agree across rank counts to rounding); "
-     "exact = fixed-point sums over fixed chunks of each batch, bit-identical weights on any rank count "
-     "(needs sampling = global and at most exact_chunks ranks)"},
+     "gradient reduction: fast = float sums (the same batches on any rank count, but added in another "
+     "order, so runs on different rank counts drift apart by rounding); exact = fixed-point sums over "
+     "fixed chunks of each batch, bit-identical weights on any rank count (needs sampling = global and "
+     "at most exact_chunks ranks)"},
     {"train", "exact_chunks", T_INT, F(train, exact_chunks), "16", NULL, 1, 4096, 0,
      "reduce = exact: rows of every global batch are split into this many fixed chunks, computed whole by "
      "one rank each; more chunks allow more ranks, fewer run faster"},
+    {"train", "shard_optimizer", T_ENUM, F(train, shard_optimizer), "auto", shard_names, 0, 0, 0,
+     "true: each rank keeps the optimiser state of 1/N of the parameters and updates only those (a "
+     "reduce-scatter of the gradient and an allgather of the parameters instead of one allreduce; the "
+     "same bits); false: every rank updates all parameters; auto: true on 2 or more ranks "
+     "(docs/performance.md)"},
 
     {"optim", "name", T_ENUM, F(optim, name), "adam", nn_optim_names, 0, 0, STATE, "optimiser"},
     {"optim", "lr", T_FLOAT, F(optim, lr), "0.01", NULL, 0, INF, LO_OPEN, "learning rate (peak of the schedule)"},

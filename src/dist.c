@@ -1,17 +1,24 @@
-/* dist: start-up, reductions, agreement and broadcasts over MPI_COMM_WORLD.
- * Layer 4: the only compilation unit (with dist_shm.c) that calls MPI_*. */
+/* dist: start-up, reductions, agreement, broadcasts and the collective watchdog over
+ * MPI_COMM_WORLD. Layer 4: the only compilation unit (with dist_shm.c) that calls MPI_*.
+ *
+ * The watchdog is a thread that never calls MPI: every collective records when it started
+ * (two atomic stores), and the thread, waking a few times per watchdog period, hands a message
+ * to main's handler when one has been running too long. Collectives themselves stay plain
+ * blocking MPI calls (a polled non-blocking collective costs more on shared memory). */
 #include "nnmpi/dist.h"
 
 #include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "nnmpi/clock.h"
 #include "nnmpi/status.h"
 
 static int started_here, rank_, size_ = 1;
-static double watchdog_s;
 
 bool nn_dist_mpi_ready(void) {
   int init = 0, fin = 0;
@@ -30,6 +37,7 @@ int nn_dist_init(int *argc, char ***argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  if (size_ > 1) nn_dist_set_watchdog(NN_DIST_WATCHDOG_DEFAULT);
   return NN_OK;
 }
 
@@ -51,56 +59,138 @@ void nn_dist_versions(char *buf, size_t cap) {
   snprintf(buf, cap, "MPI: %s (MPI standard %d.%d)\n", lib, major, minor);
 }
 
-void nn_dist_set_watchdog(double seconds) { watchdog_s = seconds; }
-
 void nn_dist_abort(int exit_code) {
   if (nn_dist_mpi_ready()) MPI_Abort(MPI_COMM_WORLD, exit_code);
   exit(exit_code);
 }
 
-/* In-place allreduce, in chunks that fit an int count; with the watchdog, a non-blocking
- * allreduce polled until done or out of time. */
-static int reduce(void *buf, size_t n, MPI_Datatype type, size_t elem, MPI_Op op) {
-  if (size_ == 1 || n == 0) return NN_OK;
-  for (size_t off = 0; off < n; off += 1u << 30) {
-    int cnt = (int)(n - off < (1u << 30) ? n - off : 1u << 30);
-    char *p = (char *)buf + off * elem;
-    if (watchdog_s <= 0) {
-      if (MPI_Allreduce(MPI_IN_PLACE, p, cnt, type, op, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return NN_FAIL(NN_EINTERNAL, "MPI_Allreduce failed");
-      continue;
-    }
-    MPI_Request req;
-    if (MPI_Iallreduce(MPI_IN_PLACE, p, cnt, type, op, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
-      return NN_FAIL(NN_EINTERNAL, "MPI_Iallreduce failed");
-    double t0 = nn_now();
-    for (unsigned spin = 0;; spin++) {
-      int done = 0;
-      if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
-        return NN_FAIL(NN_EINTERNAL, "MPI_Test failed");
-      if (done) break;
-      if ((spin & 1023) == 1023 && nn_now() - t0 > watchdog_s)
-        return NN_FAIL(NN_EPEER,
-                       "a collective did not complete within %g s: another rank is stalled or dead "
-                       "(train.watchdog_seconds)", watchdog_s);
-    }
+/* ---- the watchdog */
+
+static _Atomic int64_t wd_limit_ns;        /* 0: off */
+static _Atomic int64_t wd_since_ns;        /* start of the running collective; 0: none */
+static _Atomic(const char *) wd_what = ""; /* its name */
+static _Atomic int64_t wd_step = -1;       /* the training step, for the message; -1: none */
+static void (*_Atomic wd_handler)(const char *msg);
+static atomic_flag wd_started = ATOMIC_FLAG_INIT;
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *watchdog_main(void *arg) {
+  (void)arg;
+  for (;;) {
+    int64_t limit = atomic_load(&wd_limit_ns), nap = limit > 0 ? limit / 8 : 100000000;
+    if (nap > 250000000) nap = 250000000;
+    if (nap < 10000000) nap = 10000000;
+    nanosleep(&(struct timespec){nap / 1000000000, nap % 1000000000}, NULL);
+    int64_t since = atomic_load(&wd_since_ns);
+    if (limit <= 0 || since <= 0 || now_ns() - since < limit) continue;
+    char msg[512], where[64] = "";
+    int64_t step = atomic_load(&wd_step);
+    if (step >= 0) snprintf(where, sizeof where, "step %lld: ", (long long)step);
+    snprintf(msg, sizeof msg,
+             "%s%s did not complete within %g s: another rank is stalled or dead (train.watchdog_seconds)", where,
+             atomic_load(&wd_what), (double)limit * 1e-9);
+    void (*h)(const char *) = atomic_load(&wd_handler);
+    if (h) h(msg); /* does not return */
+    _exit(1);
   }
+  return NULL;
+}
+
+void nn_dist_on_watchdog(void (*handler)(const char *msg)) { atomic_store(&wd_handler, handler); }
+
+void nn_dist_set_watchdog(double seconds) {
+  atomic_store(&wd_limit_ns, seconds > 0 ? (int64_t)(seconds * 1e9) : 0);
+  if (seconds <= 0 || atomic_flag_test_and_set(&wd_started)) return;
+  pthread_t t;
+  pthread_attr_t a;
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, watchdog_main, NULL) != 0) atomic_flag_clear(&wd_started);
+  pthread_attr_destroy(&a);
+}
+
+void nn_dist_set_step(int64_t step) { atomic_store(&wd_step, step); }
+
+/* Every collective runs between begin and end, so the watchdog covers all of them. */
+void nn_dist_watch_begin(const char *what) {
+  atomic_store(&wd_what, what);
+  atomic_store(&wd_since_ns, now_ns());
+}
+void nn_dist_watch_end(void) { atomic_store(&wd_since_ns, 0); }
+#define begin nn_dist_watch_begin
+#define end   nn_dist_watch_end
+
+/* An MPI call failed: with MPI_ERRORS_RETURN that means a peer or its node is gone. */
+static int failed(int err, const char *what) {
+  char text[MPI_MAX_ERROR_STRING] = "";
+  int len = 0;
+  MPI_Error_string(err, text, &len);
+  end();
+  return NN_FAIL(NN_EPEER, "%s failed (%s): another rank or its node failed", what, text);
+}
+
+/* ---- collectives */
+
+/* In-place allreduce, in chunks that fit an int count. */
+static int reduce(void *buf, size_t n, MPI_Datatype type, size_t elem, MPI_Op op, const char *what) {
+  if (size_ == 1 || n == 0) return NN_OK;
+  begin(what);
+  for (size_t off = 0; off < n; off += 1u << 30) {
+    int cnt = (int)(n - off < (1u << 30) ? n - off : 1u << 30), err;
+    if ((err = MPI_Allreduce(MPI_IN_PLACE, (char *)buf + off * elem, cnt, type, op, MPI_COMM_WORLD)) != MPI_SUCCESS)
+      return failed(err, what);
+  }
+  end();
   return NN_OK;
 }
 
-int nn_dist_sum_f32(float *buf, size_t n) { return reduce(buf, n, MPI_FLOAT, sizeof *buf, MPI_SUM); }
-int nn_dist_sum_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM); }
-int nn_dist_sum_i64(int64_t *buf, size_t n) { return reduce(buf, n, MPI_INT64_T, sizeof *buf, MPI_SUM); }
-int nn_dist_min_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_MIN); }
-int nn_dist_max_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_MAX); }
+int nn_dist_sum_f32(float *buf, size_t n) { return reduce(buf, n, MPI_FLOAT, sizeof *buf, MPI_SUM, "an allreduce"); }
+int nn_dist_sum_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_SUM, "an allreduce"); }
+int nn_dist_sum_i64(int64_t *buf, size_t n) {
+  return reduce(buf, n, MPI_INT64_T, sizeof *buf, MPI_SUM, "an allreduce");
+}
+int nn_dist_min_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_MIN, "an allreduce"); }
+int nn_dist_max_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_MAX, "an allreduce"); }
+
+static int sum_scatter(const void *buf, void *out, const int *counts, MPI_Datatype type) {
+  if (size_ == 1) return memcpy(out, buf, (size_t)counts[0] * (type == MPI_FLOAT ? 4 : 8)), NN_OK;
+  begin("a reduce-scatter");
+  int err = MPI_Reduce_scatter(buf, out, counts, type, MPI_SUM, MPI_COMM_WORLD);
+  if (err != MPI_SUCCESS) return failed(err, "a reduce-scatter");
+  end();
+  return NN_OK;
+}
+
+int nn_dist_sum_scatter_f32(const float *buf, float *out, const int *counts) {
+  return sum_scatter(buf, out, counts, MPI_FLOAT);
+}
+int nn_dist_sum_scatter_i64(const int64_t *buf, int64_t *out, const int *counts) {
+  return sum_scatter(buf, out, counts, MPI_INT64_T);
+}
+
+int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs) {
+  if (size_ == 1) return NN_OK;
+  begin("an allgather");
+  int err = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, counts, displs, MPI_FLOAT, MPI_COMM_WORLD);
+  if (err != MPI_SUCCESS) return failed(err, "an allgather");
+  end();
+  return NN_OK;
+}
 
 int nn_dist_bcast(void *buf, size_t n, int root) {
   if (size_ == 1) return NN_OK;
+  begin("a broadcast");
   for (size_t off = 0; off < n; off += 1u << 30) {
-    int cnt = (int)(n - off < (1u << 30) ? n - off : 1u << 30);
-    if (MPI_Bcast((char *)buf + off, cnt, MPI_BYTE, root, MPI_COMM_WORLD) != MPI_SUCCESS)
-      return NN_FAIL(NN_EINTERNAL, "MPI_Bcast failed");
+    int cnt = (int)(n - off < (1u << 30) ? n - off : 1u << 30), err;
+    if ((err = MPI_Bcast((char *)buf + off, cnt, MPI_BYTE, root, MPI_COMM_WORLD)) != MPI_SUCCESS)
+      return failed(err, "a broadcast");
   }
+  end();
   return NN_OK;
 }
 
@@ -120,7 +210,11 @@ int nn_dist_bcast_string(char **s) {
 }
 
 int nn_dist_barrier(void) {
-  if (size_ > 1 && MPI_Barrier(MPI_COMM_WORLD) != MPI_SUCCESS) return NN_FAIL(NN_EINTERNAL, "MPI_Barrier failed");
+  if (size_ == 1) return NN_OK;
+  begin("a barrier");
+  int err = MPI_Barrier(MPI_COMM_WORLD);
+  if (err != MPI_SUCCESS) return failed(err, "a barrier");
+  end();
   return NN_OK;
 }
 
@@ -129,31 +223,42 @@ int nn_dist_gather_f32(const float *send, int64_t n, float *recv) {
     memcpy(recv, send, sizeof(float) * (size_t)n);
     return NN_OK;
   }
-  int cnt = (int)n, *counts = NULL, *displs = NULL, rc = NN_OK;
+  int cnt = (int)n, *counts = NULL, *displs = NULL, rc = NN_OK, err;
   if (rank_ == 0 && !(counts = calloc(2 * (size_t)size_, sizeof(int)))) rc = NN_FAIL(NN_ENOMEM, "gather counts");
   if ((rc = nn_dist_agree(rc))) return rc;
-  if (MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-    rc = NN_FAIL(NN_EINTERNAL, "MPI_Gather failed");
-  if (rank_ == 0 && counts) {
+  begin("a gather");
+  if ((err = MPI_Gather(&cnt, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD)) != MPI_SUCCESS) {
+    free(counts);
+    return failed(err, "a gather");
+  }
+  if (rank_ == 0) {
     displs = counts + size_;
     for (int i = 1; i < size_; i++) displs[i] = displs[i - 1] + counts[i - 1];
   }
-  if (MPI_Gatherv(send, cnt, MPI_FLOAT, recv, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
-    rc = NN_FAIL(NN_EINTERNAL, "MPI_Gatherv failed");
+  err = MPI_Gatherv(send, cnt, MPI_FLOAT, recv, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD);
   free(counts);
-  return rc;
+  if (err != MPI_SUCCESS) return failed(err, "a gather");
+  end();
+  return NN_OK;
 }
 
 int nn_dist_agree(int status) {
   if (size_ == 1) return status;
-  int first = status ? rank_ : size_; /* the lowest failing rank speaks for all */
-  if (MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
-    return NN_FAIL(NN_EINTERNAL, "MPI_Allreduce failed while agreeing on a status");
+  int first = status ? rank_ : size_, err; /* the lowest failing rank speaks for all */
+  begin("agreeing on a status");
+  if ((err = MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)) != MPI_SUCCESS)
+    return failed(err, "agreeing on a status");
+  end();
   if (first == size_) return NN_OK;
-  struct { int code; char msg[2044]; } m = {status, ""};
+  struct {
+    int code;
+    char msg[2044];
+  } m = {status, ""};
   snprintf(m.msg, sizeof m.msg, "%s", nn_errmsg());
-  if (MPI_Bcast(&m, sizeof m, MPI_BYTE, first, MPI_COMM_WORLD) != MPI_SUCCESS)
-    return NN_FAIL(NN_EINTERNAL, "MPI_Bcast failed while agreeing on a status");
+  begin("agreeing on a status");
+  if ((err = MPI_Bcast(&m, sizeof m, MPI_BYTE, first, MPI_COMM_WORLD)) != MPI_SUCCESS)
+    return failed(err, "agreeing on a status");
+  end();
   m.msg[sizeof m.msg - 1] = 0;
   nn_errmsg_set(m.msg);
   return first ? nn_fail_prefix(m.code, "rank %d: ", first) : m.code;

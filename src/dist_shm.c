@@ -20,19 +20,28 @@ typedef struct shm_impl {
  * cut into groups of ranks_per_node consecutive world ranks when K > 0. Node rank 0 (the lowest
  * world rank of the node) allocates the whole block, the others 0 bytes and map rank 0's
  * segment. Every rank returns the same status; the message is on the rank that failed. */
+static int shm_alloc_mpi(nn_shm *s, shm_impl *im, size_t bytes, int ranks_per_node);
+
 int nn_dist_shm_alloc(nn_shm *s, size_t bytes, int ranks_per_node) {
   memset(s, 0, sizeof *s);
   shm_impl *im = calloc(1, sizeof *im);
-  if (!nn_dist_mpi_ready()) {
-    void *own = im ? malloc(bytes ? bytes : 1) : NULL;
-    if (!own) {
-      free(im);
-      return NN_FAIL(NN_ENOMEM, "cannot allocate %zu bytes of node memory", bytes);
-    }
-    *im = (shm_impl){.own = own};
-    *s = (nn_shm){.base = own, .bytes = bytes, .node_size = 1, .n_nodes = 1, .impl = im};
-    return NN_OK;
+  if (nn_dist_mpi_ready()) {
+    nn_dist_watch_begin("setting up node-shared memory");
+    int rc = shm_alloc_mpi(s, im, bytes, ranks_per_node);
+    nn_dist_watch_end();
+    return rc;
   }
+  void *own = im ? malloc(bytes ? bytes : 1) : NULL; /* without MPI: plain memory, one node */
+  if (!own) {
+    free(im);
+    return NN_FAIL(NN_ENOMEM, "cannot allocate %zu bytes of node memory", bytes);
+  }
+  *im = (shm_impl){.own = own};
+  *s = (nn_shm){.base = own, .bytes = bytes, .node_size = 1, .n_nodes = 1, .impl = im};
+  return NN_OK;
+}
+
+static int shm_alloc_mpi(nn_shm *s, shm_impl *im, size_t bytes, int ranks_per_node) {
   int rank, worst = NN_OK;
   int st = !im ? NN_FAIL(NN_ENOMEM, "node memory: out of memory for the window handle")
            : ranks_per_node < 0 ? NN_FAIL(NN_EINVAL, "node memory: ranks_per_node %d, expected >= 0", ranks_per_node)
@@ -101,10 +110,11 @@ int nn_dist_shm_alloc(nn_shm *s, size_t bytes, int ranks_per_node) {
 int nn_dist_shm_sync(nn_shm *s) {
   shm_impl *im = s->impl;
   if (!im || !im->mpi) return NN_OK;
-  if (MPI_Win_sync(im->win) != MPI_SUCCESS || MPI_Barrier(im->node) != MPI_SUCCESS ||
-      MPI_Win_sync(im->win) != MPI_SUCCESS)
-    return NN_FAIL(NN_EINTERNAL, "node memory: barrier of node %d failed", s->node_id);
-  return NN_OK;
+  nn_dist_watch_begin("the barrier of node-shared memory");
+  int ok = MPI_Win_sync(im->win) == MPI_SUCCESS && MPI_Barrier(im->node) == MPI_SUCCESS &&
+           MPI_Win_sync(im->win) == MPI_SUCCESS;
+  nn_dist_watch_end();
+  return ok ? NN_OK : NN_FAIL(NN_EPEER, "node memory: barrier of node %d failed", s->node_id);
 }
 
 /* Collective over the node when MPI is running. NULL-safe and idempotent. */
@@ -112,9 +122,11 @@ void nn_dist_shm_free(nn_shm *s) {
   if (!s || !s->impl) return;
   shm_impl *im = s->impl;
   if (im->mpi && nn_dist_mpi_ready()) {
+    nn_dist_watch_begin("freeing node-shared memory");
     MPI_Win_unlock_all(im->win);
     MPI_Win_free(&im->win);
     MPI_Comm_free(&im->node);
+    nn_dist_watch_end();
   }
   free(im->own);
   free(im);

@@ -2,6 +2,7 @@
  * Layer 6: the only place that exits. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "nnmpi/status.h"
@@ -39,6 +40,16 @@ static const struct {
     {"gradcheck", nn_cmd_gradcheck},
 };
 
+static const char *command = "";
+
+/* The watchdog found a collective stalled: this rank cannot agree with the others, so it speaks
+ * for itself and ends; the launcher then ends the job. Runs on the watchdog's thread. */
+static void watchdog_expired(const char *msg) {
+  fprintf(stderr, "nnmpi %s: %s: rank %d: %s\n", command, nn_strerror(NN_EPEER), nn_dist_rank(), msg);
+  fflush(stderr);
+  _exit(nn_exit_code(NN_EPEER));
+}
+
 int nn_cli_wants_help(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
@@ -60,6 +71,8 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(argv[1], commands[i].name)) continue;
+    command = commands[i].name;
+    nn_dist_on_watchdog(watchdog_expired);
     int rc = commands[i].run(argc - 1, argv + 1);
     /* a stalled peer: this rank cannot agree with the others, so it speaks for itself and
      * ends the whole job instead of waiting in the next collective */

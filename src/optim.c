@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "nnmpi/status.h"
 
@@ -51,36 +52,68 @@ void nn_optim_free(nn_optim *o) {
   o->n_state = 0;
 }
 
-double nn_optim_grad_norm(const float *g, size_t n) {
+double nn_optim_sumsq(const float *g, size_t n, float scale) {
   double s = 0.0;
-  for (size_t i = 0; i < n; i++) s += (double)g[i] * g[i];
-  return sqrt(s);
-}
-
-double nn_optim_clip(float *g, size_t n, float max_norm) {
-  const double norm = nn_optim_grad_norm(g, n);
-  if (max_norm > 0.0f && norm > max_norm) {
-    const float scale = (float)(max_norm / norm);
-    for (size_t i = 0; i < n; i++) g[i] *= scale;
-  }
-  return norm;
-}
-
-/* The Adam/AdamW element loop; restrict lets the compiler vectorise it (sqrtf and the
- * division are correctly rounded either way, so the bits do not change). */
-static void adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
-                 float b1, float b2, float l2, float step, float rbc2, float decay, float eps) {
   for (size_t i = 0; i < n; i++) {
-    const float gi = g[i] + l2 * p[i];
+    const float gi = g[i] * scale;
+    s += (double)gi * gi;
+  }
+  return s;
+}
+
+float nn_optim_clip_factor(double norm, float max_norm) {
+  return max_norm > 0.0f && norm > max_norm ? (float)(max_norm / norm) : 1.0f;
+}
+
+/* 1 when the float at p is Inf or NaN (all exponent bits set): an integer test on the bits, so
+ * the loops below still vectorise. */
+static inline int non_finite(const float *p) {
+  uint32_t b;
+  memcpy(&b, p, sizeof b);
+  return (b & 0x7f800000u) == 0x7f800000u;
+}
+
+/* The element loops; restrict lets the compiler vectorise them (sqrtf and the division are
+ * correctly rounded either way, so the bits do not change). Each returns non-zero when some g
+ * is not finite. The gradient is gi = (g·scale)·clip, computed as two roundings so that a
+ * mean taken here has the bits of a mean taken in a separate pass. */
+static int sgd(size_t n, float *restrict p, const float *restrict g, float scale, float clip, float l2, float lr) {
+  int bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    bad |= non_finite(g + i);
+    p[i] -= lr * ((g[i] * scale) * clip + l2 * p[i]);
+  }
+  return bad;
+}
+
+static int momentum(size_t n, float *restrict p, const float *restrict g, float *restrict v, float scale, float clip,
+                    float l2, float lr, float mu, int nesterov) {
+  int bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    bad |= non_finite(g + i);
+    const float gi = (g[i] * scale) * clip + l2 * p[i];
+    v[i] = mu * v[i] + gi;
+    p[i] -= lr * (nesterov ? gi + mu * v[i] : v[i]);
+  }
+  return bad;
+}
+
+static int adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                float scale, float clip, float b1, float b2, float l2, float step, float rbc2, float decay, float eps) {
+  int bad = 0;
+  for (size_t i = 0; i < n; i++) {
+    bad |= non_finite(g + i);
+    const float gi = (g[i] * scale) * clip + l2 * p[i];
     m[i] = b1 * m[i] + (1.0f - b1) * gi;
     v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
     /* sqrt(v_hat) = sqrt(v)/sqrt(bc2); lr*m_hat = step*m */
     p[i] = p[i] * decay - step * m[i] / (sqrtf(v[i]) * rbc2 + eps);
   }
+  return bad;
 }
 
 /* Per element, with lr the learning rate, wd = weight_decay, mu = momentum, t = step count
- * after increment (1 on the first step). Clipping is the caller's (g is const here).
+ * after increment (1 on the first step), and g the scaled and clipped gradient:
  *   L2 (all but adamw):  g' = g + wd*p
  *   sgd:        p -= lr*g'
  *   momentum:   v = mu*v + g';  p -= lr*v
@@ -88,33 +121,28 @@ static void adam(size_t n, float *restrict p, const float *restrict g, float *re
  *   adam:       m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;
  *               p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
  *   adamw:      p -= lr*wd*p (decoupled, on the old p), then the adam update with g' = g (PyTorch) */
-void nn_optim_step(nn_optim *o, float *params, const float *g, float lr) {
+bool nn_optim_step(nn_optim *o, float *params, const float *g, float scale, float clip, float lr) {
   const size_t n = o->n;
-  const float wd = o->weight_decay, mu = o->momentum, b1 = o->beta1, b2 = o->beta2;
+  const float wd = o->weight_decay, b1 = o->beta1, b2 = o->beta2;
   const float l2 = o->kind == NN_OPT_ADAMW ? 0.0f : wd;
-  float *v = o->state;
+  int bad = 0;
   o->t++;
   switch (o->kind) {
-  case NN_OPT_SGD:
-    for (size_t i = 0; i < n; i++) params[i] -= lr * (g[i] + l2 * params[i]);
-    break;
+  case NN_OPT_SGD: bad = sgd(n, params, g, scale, clip, l2, lr); break;
   case NN_OPT_MOMENTUM:
   case NN_OPT_NESTEROV:
-    for (size_t i = 0; i < n; i++) {
-      const float gi = g[i] + l2 * params[i];
-      v[i] = mu * v[i] + gi;
-      params[i] -= lr * (o->kind == NN_OPT_NESTEROV ? gi + mu * v[i] : v[i]);
-    }
+    bad = momentum(n, params, g, o->state, scale, clip, l2, lr, o->momentum, o->kind == NN_OPT_NESTEROV);
     break;
   case NN_OPT_ADAM:
   case NN_OPT_ADAMW: {
     const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
     const float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
     const float decay = o->kind == NN_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
-    adam(n, params, g, o->state, o->state + n, b1, b2, l2, step, rbc2, decay, o->eps);
+    bad = adam(n, params, g, o->state, o->state + n, scale, clip, b1, b2, l2, step, rbc2, decay, o->eps);
     break;
   }
   }
+  return !bad;
 }
 
 /* lr(step): warmup  lr*(step+1)/W                         for step < W

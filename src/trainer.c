@@ -12,6 +12,7 @@
 
 #include "fs.h"
 #include "metrics.h"
+#include "step.h"
 #include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
 #include "nnmpi/eval.h"
@@ -21,9 +22,6 @@
 #include "nnmpi/status.h"
 #include "nnmpi/tensor.h"
 
-/* Slots of the reduction tail (net->grads[n_params + i]). */
-enum { T_LOSS, T_ROWS, T_CORRECT, T_STOP, T_CKPT_TIME, T_ERR, T_COUNT };
-_Static_assert((int)T_COUNT <= (int)NN_GRAD_EXTRA, "the per-step scalars must fit the spare slots of the gradient buffer");
 
 /* ---------------------------------------------------------------------------------------
  * run directory and checkpoints */
@@ -51,13 +49,12 @@ typedef struct run {
   const nn_config *c;
   const nn_train_opts *o;
   nn_net net;
-  nn_optim opt;
+  nn_step st;         /* the step, and the optimiser (of this rank's slice, when sharded) */
   nn_loader train, eval;
   bool have_eval;
   float *X, *Y;       /* batch scratch, net.cap rows */
   int32_t *y;
   nn_sampler sampler; /* which held rows this rank trains on; perm is ours */
-  int64_t *acc;       /* reduce = exact: fixed-point sums, n_params + T_COUNT */
   uint32_t *rows;     /* rows of this rank's slice */
   nn_ckpt_progress prog;
   int64_t steps_per_epoch, total_steps;
@@ -74,11 +71,14 @@ static int checkpoint(run *r) {
   int rc = NN_OK;
   r->prog.elapsed = r->elapsed0 + (nn_now() - r->t_start);
   r->prog.world_size = nn_dist_size();
-  if (nn_dist_rank() == 0) {
-    nn_ckpt_data d = {r->o->config_text, &r->net, &r->opt, r->prog};
+  nn_optim *opt;
+  rc = nn_step_gather_optim(&r->st, &opt); /* sharded: the slices of every rank on rank 0 */
+  if (!rc && nn_dist_rank() == 0) {
+    nn_ckpt_data d = {r->o->config_text, &r->net, opt, r->prog};
     rc = nn_ckpt_write(r->ckpt_dir, &d, r->last_ckpt, sizeof r->last_ckpt);
     if (!rc) rc = nn_ckpt_rotate(r->ckpt_dir, r->c->checkpoint.keep, r->c->checkpoint.keep_every_epochs);
   }
+  nn_step_release_optim(&r->st, opt);
   rc = nn_dist_agree(rc);
   double dt = nn_now() - t0;
   r->tm.t[NN_T_CKPT] += dt;
@@ -138,8 +138,13 @@ static int resume(run *r, bool *resumed) {
     rc = NN_FAIL(NN_ECKPT, "%s was saved with a different configuration of the model or training state "
                            "(checkpoint vs now):\n%s", path, diff);
   free(text);
-  nn_ckpt_data d = {NULL, &r->net, &r->opt, {0}};
+  nn_optim full; /* the whole state, of which this rank keeps its slice */
+  int rc2 = nn_optim_init(&full, &r->c->optim, r->net.n_params);
+  nn_ckpt_data d = {NULL, &r->net, &full, {0}};
+  if (!rc) rc = rc2;
   if (!rc) rc = nn_ckpt_read(path, &d);
+  if (!rc) nn_step_load_optim(&r->st, &full);
+  nn_optim_free(&full);
   if ((rc = nn_dist_agree(rc))) return rc;
   r->prog = d.prog;
   snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
@@ -163,12 +168,6 @@ static int verify_replicas(const nn_net *net) {
 /* ---------------------------------------------------------------------------------------
  * one step */
 
-/* What one step's reduction yields besides the gradient sums in net->grads. */
-typedef struct sums {
-  double loss, rows, correct; /* over the global batch */
-  bool stop, ckpt_time;       /* some rank was asked to stop; rank 0's clock wants a checkpoint */
-} sums;
-
 /* This rank's stop request, and rank 0's decisions from its clock (time-based checkpoints, the
  * allocation's end): they ride in the step's reduction so every rank acts on the same step. */
 static void requests(run *r, int64_t *stop, int64_t *ckpt_time) {
@@ -185,134 +184,25 @@ static void requests(run *r, int64_t *stop, int64_t *ckpt_time) {
   }
 }
 
-/* Forward and backward of n gathered rows: gradient sums into net->grads, loss and correct
- * counts added to *loss and *correct. */
-static void forward_backward(run *r, int n, double *loss, int64_t *correct) {
-  nn_net *net = &r->net;
-  bool labels = r->train.y != NULL;
-  double t0 = nn_now();
-  nn_loader_gather(&r->train, r->rows, n, r->X, labels ? r->y : NULL, labels ? NULL : r->Y);
-  nn_targets t = labels ? (nn_targets){r->y, NULL} : (nn_targets){NULL, r->Y};
-  double t1 = nn_now();
-  if (n > 0) {
-    nn_net_forward(net, r->X, n);
-    *loss += nn_net_loss_sum(net, t, n);
-    if (labels) *correct += nn_net_count_correct(net, r->y, n);
-  }
-  double t2 = nn_now();
-  if (n > 0) nn_net_backward(net, r->X, t, n);
-  else memset(net->grads, 0, sizeof(float) * net->n_params);
-  r->tm.t[NN_T_DATA] += t1 - t0, r->tm.t[NN_T_FORWARD] += t2 - t1, r->tm.t[NN_T_BACKWARD] += nn_now() - t2;
-}
-
-/* fast: this rank's slice in one forward/backward, one float allreduce of [grads | scalars]. */
-static int sums_fast(run *r, int64_t k, sums *out) {
-  nn_net *net = &r->net;
-  float *tail = net->grads + net->n_params;
-  double loss = 0;
-  int64_t correct = 0, stop, ckpt;
-  int n = (int)nn_sampler_rows(&r->sampler, k, r->rows);
-  forward_backward(r, n, &loss, &correct);
-  requests(r, &stop, &ckpt);
-  memset(tail, 0, sizeof(float) * NN_GRAD_EXTRA);
-  tail[T_LOSS] = (float)loss, tail[T_ROWS] = (float)n, tail[T_CORRECT] = (float)correct;
-  tail[T_STOP] = (float)stop, tail[T_CKPT_TIME] = (float)ckpt;
-  double t0 = nn_now();
-  int rc = nn_dist_sum_f32(net->grads, net->n_params + T_COUNT);
-  r->tm.t[NN_T_REDUCE] += nn_now() - t0;
-  *out = (sums){tail[T_LOSS], tail[T_ROWS], tail[T_CORRECT], tail[T_STOP] > 0, tail[T_CKPT_TIME] > 0};
-  return rc;
-}
-
-/* exact: the global batch is cut into train.exact_chunks fixed chunks; each is computed whole
- * by one rank, so its gradient has the same bits whichever rank (and however many ranks) run.
- * Chunk sums are added as 2^-32 fixed-point integers, which is associative, so the reduced
- * gradient does not depend on the rank count either. */
-enum { FIX_BITS = 32 };
-
-/* round(v) for |v| < 2^51: adding 1.5·2^52 leaves round(v) in the low mantissa bits (rounding
- * to nearest even, deterministic); plain adds and bit moves, so the loop vectorises. */
-static inline int64_t to_fixed(double v) {
-  double y = v + 0x1.8p52;
-  int64_t bits;
-  memcpy(&bits, &y, sizeof bits);
-  return bits - 0x4338000000000000LL;
-}
-
-static int sums_exact(run *r, int64_t k, sums *out) {
-  nn_net *net = &r->net;
-  size_t np = net->n_params;
-  int64_t *acc = r->acc, clo, chi, stop, ckpt, correct = 0;
-  const int G = r->c->train.exact_chunks;
-  /* chunk sums must stay below 2^51 once scaled (to_fixed), and G of them below 2^62 */
-  const double scale = ldexp(1.0, FIX_BITS), limit = fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / G);
-  memset(acc, 0, sizeof(int64_t) * (np + T_COUNT));
-  nn_shard_range(G, nn_dist_rank(), nn_dist_size(), &clo, &chi);
-  for (int64_t j = clo; j < chi; j++) {
-    double loss = 0;
-    int n = (int)nn_sampler_chunk(&r->sampler, k, (int)j, G, r->rows);
-    if (n == 0) continue;
-    forward_backward(r, n, &loss, &correct);
-    double t0 = nn_now();
-    /* |g| >= limit, Inf or NaN, from the bit patterns (vectorises): |g|'s bits grow with |g| */
-    float flim = (float)limit;
-    int32_t lim_bits, over = !(fabs(loss) < limit);
-    memcpy(&lim_bits, &flim, sizeof lim_bits);
-    for (size_t i = 0; i < np; i++) {
-      int32_t b;
-      memcpy(&b, &net->grads[i], sizeof b);
-      over |= (b & 0x7fffffff) >= lim_bits;
-    }
-    if (!over) {
-      for (size_t i = 0; i < np; i++) acc[i] += to_fixed(net->grads[i] * scale);
-      acc[np + T_LOSS] += to_fixed(loss * scale);
-    }
-    acc[np + T_ROWS] += n;
-    acc[np + T_ERR] |= over;
-    r->tm.t[NN_T_REDUCE] += nn_now() - t0;
-  }
-  requests(r, &stop, &ckpt);
-  acc[np + T_CORRECT] = correct, acc[np + T_STOP] = stop, acc[np + T_CKPT_TIME] = ckpt;
-  double t0 = nn_now();
-  int rc = nn_dist_sum_i64(acc, np + T_COUNT); /* a range error anywhere rides in T_ERR */
-  if (!rc && acc[np + T_ERR])
-    rc = NN_FAIL(NN_ENUMERIC, "train.reduce = exact: a gradient or loss sum is non-finite or beyond the fixed-point "
-                              "range +-%g; lower optim.lr, or use train.reduce = fast", limit);
-  for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)acc[i] / scale);
-  r->tm.t[NN_T_REDUCE] += nn_now() - t0;
-  *out = (sums){(double)acc[np + T_LOSS] / scale, (double)acc[np + T_ROWS], (double)acc[np + T_CORRECT],
-                acc[np + T_STOP] > 0, acc[np + T_CKPT_TIME] > 0};
-  return rc;
-}
-
-/* One global step: gradient sums, the mean over the global batch, clipping, the non-finite
- * check and the optimiser step. Sets *stop and *ckpt_time from the reduced requests. */
+/* One global step on batch k: the step's reduction, update and output. Sets *stop and
+ * *ckpt_time from the reduced requests. */
 static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
-  nn_net *net = &r->net;
-  sums s;
-  int rc = r->c->train.reduce == NN_REDUCE_EXACT ? sums_exact(r, k, &s) : sums_fast(r, k, &s);
-  if (rc) return nn_fail_prefix(rc, "step %lld: ", (long long)r->prog.step + 1);
-  double t0 = nn_now();
-  *stop = s.stop, *ckpt_time = s.ckpt_time;
-  /* mean over the global batch: one division after the sum */
-  float inv = (float)(1.0 / s.rows);
-  for (size_t i = 0; i < net->n_params; i++) net->grads[i] *= inv;
-  double gnorm = nn_optim_clip(net->grads, net->n_params, r->c->optim.clip_norm);
-  double mean_loss = s.loss / s.rows;
-  if (!isfinite(mean_loss) || !isfinite(gnorm))
-    return NN_FAIL(NN_ENUMERIC, "step %lld (epoch %lld, batch %lld): non-finite %s (%g); lower optim.lr, "
-                                "set optim.clip_norm, or check the data",
-                   (long long)r->prog.step + 1, (long long)r->prog.epoch + 1, (long long)k + 1,
-                   isfinite(mean_loss) ? "gradient norm" : "loss", isfinite(mean_loss) ? gnorm : mean_loss);
+  int64_t want_stop, want_ckpt;
+  nn_step_out s;
+  requests(r, &want_stop, &want_ckpt);
+  nn_dist_set_step(r->prog.step + 1);
   float lr = nn_optim_lr(&r->c->optim, r->prog.step, r->total_steps);
-  nn_optim_step(&r->opt, net->params, net->grads, lr);
-  r->tm.t[NN_T_OPTIM] += nn_now() - t0;
+  int rc = nn_step_run(&r->st, k, lr, want_stop, want_ckpt, &s);
+  if (rc)
+    return nn_fail_prefix(rc, "step %lld (epoch %lld, batch %lld): ", (long long)r->prog.step + 1,
+                          (long long)r->prog.epoch + 1, (long long)k + 1);
+  *stop = s.stop, *ckpt_time = s.ckpt_time;
   r->tm.steps++;
   r->prog.step++;
   r->prog.batch = k + 1;
   r->prog.samples += (int64_t)s.rows;
-  nn_metrics_step(&r->metrics, &r->prog, r->steps_per_epoch, mean_loss, r->train.y ? s.correct / s.rows : -1, lr,
-                  (int64_t)s.rows);
+  nn_metrics_step(&r->metrics, &r->prog, r->steps_per_epoch, s.loss / s.rows, r->train.y ? s.correct / s.rows : -1,
+                  lr, (int64_t)s.rows);
   return NN_OK;
 }
 
@@ -372,28 +262,29 @@ static int setup(run *r) {
   int cap = (int)nn_sampler_max_rows(&r->sampler);
   cap = cap > NN_EVAL_CHUNK ? cap : NN_EVAL_CHUNK;
   rc = nn_net_init(&r->net, &c->model, cap);
-  if (!rc) rc = nn_optim_init(&r->opt, &c->optim, r->net.n_params);
   int D = c->model.sizes[0], K = c->model.sizes[c->model.n_sizes - 1];
   r->X = malloc(sizeof(float) * (size_t)cap * (D + K));
   r->y = malloc(sizeof(int32_t) * (size_t)cap);
   r->rows = malloc(sizeof(uint32_t) * (size_t)cap);
-  if (!rc && c->train.reduce == NN_REDUCE_EXACT && !(r->acc = malloc(sizeof(int64_t) * (r->net.n_params + T_COUNT))))
-    rc = NN_FAIL(NN_ENOMEM, "exact reduction buffer");
   if (!rc && (!r->X || !r->y || !r->sampler.perm || !r->rows))
     rc = NN_FAIL(NN_ENOMEM, "batch buffers for %d rows of %d features", cap, D);
-  if (!rc) r->Y = r->X + (size_t)cap * D;
+  if (!rc) {
+    r->Y = r->X + (size_t)cap * D;
+    r->st = (nn_step){.c = c, .net = &r->net, .data = &r->train, .sampler = &r->sampler, .tm = &r->tm,
+                      .X = r->X, .Y = r->Y, .y = r->y, .rows = r->rows};
+    rc = nn_step_init(&r->st);
+  }
   return nn_dist_agree(rc);
 }
 
 static void teardown(run *r) {
+  nn_step_free(&r->st);
   nn_net_free(&r->net);
-  nn_optim_free(&r->opt);
   nn_loader_close(&r->train);
   nn_loader_close(&r->eval);
   free(r->X);
   free(r->y);
   free(r->sampler.perm);
-  free(r->acc);
   free(r->rows);
   nn_metrics_close(&r->metrics);
 }

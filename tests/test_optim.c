@@ -72,7 +72,7 @@ static void run_steps(const nn_optim_spec *c, int steps, float p[N]) {
   for (int s = 0; s < steps; s++) {
     float g[N];
     for (int i = 0; i < N; i++) g[i] = (float)(A[i] * p[i] + C[i]);
-    nn_optim_step(&o, p, g, c->lr);
+    assert_true(nn_optim_step(&o, p, g, 1.0f, 1.0f, c->lr));
   }
   assert_int_equal(o.t, steps);
   nn_optim_free(&o);
@@ -118,16 +118,16 @@ static void test_literal_values(void **st) {
   nn_optim o;
   assert_int_equal(nn_optim_init(&o, &c, 1), NN_OK);
   float p = 1.0f, g1 = 0.5f, g2 = -1.0f;
-  nn_optim_step(&o, &p, &g1, 0.1f); /* v = 0.5, p = 1 - 0.05 = 0.95 */
+  assert_true(nn_optim_step(&o, &p, &g1, 1.0f, 1.0f, 0.1f)); /* v = 0.5, p = 1 - 0.05 = 0.95 */
   assert_near(p, 0.95, 1e-7);
-  nn_optim_step(&o, &p, &g2, 0.1f); /* v = 0.45 - 1 = -0.55, p = 0.95 + 0.055 = 1.005 */
+  assert_true(nn_optim_step(&o, &p, &g2, 1.0f, 1.0f, 0.1f)); /* v = 0.45 - 1 = -0.55, p = 0.95 + 0.055 = 1.005 */
   assert_near(o.state[0], -0.55, 1e-7);
   assert_near(p, 1.005, 1e-7);
   nn_optim_free(&o);
   c.name = NN_OPT_NESTEROV;
   assert_int_equal(nn_optim_init(&o, &c, 1), NN_OK);
   p = 1.0f;
-  nn_optim_step(&o, &p, &g1, 0.1f); /* v = 0.5, p = 1 - 0.1*(0.5 + 0.45) = 0.905 */
+  assert_true(nn_optim_step(&o, &p, &g1, 1.0f, 1.0f, 0.1f)); /* v = 0.5, p = 1 - 0.1*(0.5 + 0.45) = 0.905 */
   assert_near(p, 0.905, 1e-7);
   nn_optim_free(&o);
 }
@@ -138,7 +138,7 @@ static void test_adam_bias_correction(void **st) {
   nn_optim o;
   float p[3] = {1.0f, 1.0f, 1.0f}, g[3] = {1e-3f, 5.0f, -100.0f};
   assert_int_equal(nn_optim_init(&o, &c, 3), NN_OK);
-  nn_optim_step(&o, p, g, 0.01f);
+  assert_true(nn_optim_step(&o, p, g, 1.0f, 1.0f, 0.01f));
   /* t=1: m_hat = g, v_hat = g^2, so the update is lr*sign(g) whatever |g| is */
   assert_near(p[0], 0.99, 1e-6);
   assert_near(p[1], 0.99, 1e-6);
@@ -152,19 +152,45 @@ static void test_adam_bias_correction(void **st) {
 static void test_clip(void **st) {
   (void)st;
   float g[2] = {3.0f, 4.0f};
-  assert_near(nn_optim_clip(g, 2, 1.0f), 5.0, 1e-12);
-  assert_near(nn_optim_grad_norm(g, 2), 1.0, 1e-6);
-  assert_near(g[0], 0.6, 1e-6);
-  assert_near(g[1], 0.8, 1e-6);
-  float h[2] = {3.0f, 4.0f}, keep[2] = {3.0f, 4.0f};
-  assert_near(nn_optim_clip(h, 2, 10.0f), 5.0, 1e-12);
-  assert_memory_equal(h, keep, sizeof h);
-  assert_near(nn_optim_clip(h, 2, 0.0f), 5.0, 1e-12); /* 0 = off */
-  assert_memory_equal(h, keep, sizeof h);
-  /* squares of 1e20 overflow float: the norm must be accumulated in double */
+  assert_near(sqrt(nn_optim_sumsq(g, 2, 1.0f)), 5.0, 1e-12);
+  assert_near(sqrt(nn_optim_sumsq(g, 2, 0.5f)), 2.5, 1e-12);
+  assert_near(nn_optim_clip_factor(5.0, 1.0f), 0.2, 1e-7);
+  assert_true(nn_optim_clip_factor(5.0, 10.0f) == 1.0f);
+  assert_true(nn_optim_clip_factor(5.0, 0.0f) == 1.0f); /* 0 = off */
+  /* squares of 1e20 overflow float: the sum must be accumulated in double */
   float big[2] = {1e20f, 1e20f};
-  assert_near(nn_optim_grad_norm(big, 2), sqrt(2.0) * 1e20f, 1e-9);
-  assert_near(nn_optim_grad_norm(NULL, 0), 0.0, 0);
+  assert_near(sqrt(nn_optim_sumsq(big, 2, 1.0f)), sqrt(2.0) * 1e20f, 1e-9);
+  assert_near(nn_optim_sumsq(NULL, 0, 1.0f), 0.0, 0);
+}
+
+/* The step takes sums: scale and clip applied in the pass equal a mean and a clip taken before
+ * it, bit for bit; a non-finite gradient entry is reported. */
+static void test_scale_clip_finite(void **st) {
+  (void)st;
+  enum { M = 41 };
+  for (nn_optim_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) {
+    nn_optim_spec c = cfg(k, 0.05f, 0.01f);
+    float pa[M], pb[M], g[M], gm[M];
+    nn_optim a, b;
+    for (int i = 0; i < M; i++) pa[i] = pb[i] = sinf((float)i);
+    assert_int_equal(nn_optim_init(&a, &c, M), NN_OK);
+    assert_int_equal(nn_optim_init(&b, &c, M), NN_OK);
+    for (int s = 0; s < 3; s++) {
+      for (int i = 0; i < M; i++) g[i] = 37.0f * cosf((float)(i * 3 + s)), gm[i] = g[i] * (1.0f / 37);
+      float clip = nn_optim_clip_factor(sqrt(nn_optim_sumsq(gm, M, 1.0f)), 0.5f);
+      for (int i = 0; i < M; i++) gm[i] *= clip;
+      assert_true(clip < 1.0f);
+      assert_true(nn_optim_step(&a, pa, g, 1.0f / 37, clip, 0.1f));
+      assert_true(nn_optim_step(&b, pb, gm, 1.0f, 1.0f, 0.1f));
+    }
+    assert_memory_equal(pa, pb, sizeof pa);
+    g[M / 2] = NAN;
+    assert_false(nn_optim_step(&a, pa, g, 1.0f, 1.0f, 0.1f));
+    g[M / 2] = -INFINITY;
+    assert_false(nn_optim_step(&b, pb, g, 1.0f, 1.0f, 0.1f));
+    nn_optim_free(&a);
+    nn_optim_free(&b);
+  }
 }
 
 static void test_schedule(void **st) {
@@ -214,11 +240,11 @@ static void test_resume_exact(void **st) {
     assert_int_equal(nn_optim_init(&b, &c, M), NN_OK);
     for (int s = 0; s < 10; s++) {
       for (int i = 0; i < M; i++) g[i] = cosf((float)(i * 7 + s)) + pa[i];
-      nn_optim_step(&a, pa, g, nn_optim_lr(&c, s, 10));
+      assert_true(nn_optim_step(&a, pa, g, 1.0f, 1.0f, nn_optim_lr(&c, s, 10)));
     }
     for (int s = 0; s < 5; s++) {
       for (int i = 0; i < M; i++) g[i] = cosf((float)(i * 7 + s)) + pb[i];
-      nn_optim_step(&b, pb, g, nn_optim_lr(&c, s, 10));
+      assert_true(nn_optim_step(&b, pb, g, 1.0f, 1.0f, nn_optim_lr(&c, s, 10)));
     }
     /* "checkpoint": only state and t carry over into a fresh optimiser */
     assert_int_equal(nn_optim_init(&r, &c, M), NN_OK);
@@ -228,7 +254,7 @@ static void test_resume_exact(void **st) {
     nn_optim_free(&b);
     for (int s = 5; s < 10; s++) {
       for (int i = 0; i < M; i++) g[i] = cosf((float)(i * 7 + s)) + pb[i];
-      nn_optim_step(&r, pb, g, nn_optim_lr(&c, s, 10));
+      assert_true(nn_optim_step(&r, pb, g, 1.0f, 1.0f, nn_optim_lr(&c, s, 10)));
     }
     assert_memory_equal(pa, pb, sizeof pa);
     if (a.n_state) assert_memory_equal(a.state, r.state, sizeof(float) * (size_t)a.n_state * M);
@@ -275,7 +301,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_first_steps),   cmocka_unit_test(test_weight_decay),
       cmocka_unit_test(test_literal_values), cmocka_unit_test(test_adam_bias_correction),
-      cmocka_unit_test(test_clip),          cmocka_unit_test(test_schedule),
+      cmocka_unit_test(test_clip), cmocka_unit_test(test_scale_clip_finite),          cmocka_unit_test(test_schedule),
       cmocka_unit_test(test_resume_exact),  cmocka_unit_test(test_init_and_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

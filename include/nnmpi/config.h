@@ -17,6 +17,7 @@ enum { NN_PATH_MAX = 1024 };
 
 typedef enum { NN_SAMPLING_GLOBAL, NN_SAMPLING_SHARD } nn_sampling;
 typedef enum { NN_REDUCE_FAST, NN_REDUCE_EXACT } nn_reduce;
+typedef enum { NN_SHARD_AUTO, NN_SHARD_ON, NN_SHARD_OFF } nn_shard_mode;
 typedef enum { NN_PROGRESS_AUTO, NN_PROGRESS_BAR, NN_PROGRESS_LINES, NN_PROGRESS_NONE } nn_progress;
 
 typedef struct nn_config {
@@ -40,6 +41,7 @@ typedef struct nn_config {
     int watchdog_seconds;        /* a collective stalled this long is an error; 0 = off */
     nn_reduce reduce;            /* fast: float allreduce; exact: same bits on any rank count */
     int exact_chunks;            /* exact: each global batch is this many fixed chunks of rows */
+    nn_shard_mode shard_optimizer; /* optimiser state and update split across ranks (ZeRO-1) */
   } train;
   nn_optim_spec optim;           /* [optim] */
   struct {

@@ -9,7 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Initialises MPI (thread level FUNNELED) unless already done. NN_EINTERNAL on failure. */
+/* The watchdog period from start-up until nn_dist_set_watchdog changes it (the default of
+ * train.watchdog_seconds). */
+enum { NN_DIST_WATCHDOG_DEFAULT = 300 };
+
+/* Initialises MPI (thread level FUNNELED) unless already done, and with more than one rank
+ * starts the watchdog at NN_DIST_WATCHDOG_DEFAULT seconds. NN_EINTERNAL on failure. */
 int nn_dist_init(int *argc, char ***argv);
 /* True while MPI is initialised and not yet finalised (by anyone). */
 bool nn_dist_mpi_ready(void);
@@ -27,7 +32,8 @@ void nn_dist_versions(char *buf, size_t cap);
  * A collective: all ranks must call it. */
 int nn_dist_agree(int status);
 
-/* In-place sums across ranks (MPI_Allreduce with MPI_SUM). */
+/* In-place sums across ranks (MPI_Allreduce with MPI_SUM). A failed MPI call (a peer or its
+ * node gone) is NN_EPEER, as for every collective here. */
 int nn_dist_sum_f32(float *buf, size_t n);
 int nn_dist_sum_f64(double *buf, size_t n);
 int nn_dist_sum_i64(int64_t *buf, size_t n);
@@ -44,10 +50,27 @@ int nn_dist_barrier(void);
  * of all n; ignored elsewhere). */
 int nn_dist_gather_f32(const float *send, int64_t n, float *recv);
 
-/* Collectives that do not complete within seconds (> 0) fail with NN_EPEER ("did not
- * complete within N s") instead of waiting forever; 0 turns the watchdog off. Other ranks may
- * then still be blocked: the caller (main) must end the job with nn_dist_abort. */
+/* Sharded reduction: buf (the same layout on every rank, parts of counts[r] values in rank
+ * order) is summed across ranks and this rank receives the sum of its own part in out
+ * (counts[rank] values; out must not overlap buf). */
+int nn_dist_sum_scatter_f32(const float *buf, float *out, const int *counts);
+int nn_dist_sum_scatter_i64(const int64_t *buf, int64_t *out, const int *counts);
+/* In place: part r of buf (counts[r] values at displs[r]) comes from rank r, to every rank. */
+int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs);
+
+/* The watchdog: a collective (any nn_dist_* call that waits on other ranks) still running after
+ * `seconds` makes a separate thread call the handler with a message — "step 12: an allreduce
+ * did not complete within 5 s: another rank is stalled or dead (train.watchdog_seconds)". The
+ * handler (main's; set once) must not return: it prints and ends the process, and the launcher
+ * then ends the job. Without a handler the process exits with status 1. The thread never calls
+ * MPI. seconds <= 0 turns the watchdog off; the period can change at any time. */
 void nn_dist_set_watchdog(double seconds);
+void nn_dist_on_watchdog(void (*handler)(const char *message));
+/* The training step the watchdog's message names (-1: none). */
+void nn_dist_set_step(int64_t step);
+/* (dist_shm.c) Brackets a collective for the watchdog. */
+void nn_dist_watch_begin(const char *what);
+void nn_dist_watch_end(void);
 /* Ends every rank of the job (MPI_Abort). Only main() calls this. */
 void nn_dist_abort(int exit_code);
 

@@ -4,6 +4,7 @@
 #ifndef NNMPI_OPTIM_H
 #define NNMPI_OPTIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,15 +48,19 @@ const char *nn_optim_state_name(nn_optim_kind kind, int i);
 int nn_optim_init(nn_optim *o, const nn_optim_spec *s, size_t n);
 void nn_optim_free(nn_optim *o);
 
-/* Global L2 norm of g (computed in double). */
-double nn_optim_grad_norm(const float *g, size_t n);
+/* Σ (g_i·scale)² over n values, accumulated in double in index order. Its square root is the
+ * L2 norm of the scaled gradient (the norm of a longer vector: add the sums of its blocks). */
+double nn_optim_sumsq(const float *g, size_t n, float scale);
 
-/* Scales g so its global norm is at most max_norm (no-op when max_norm <= 0 or norm smaller).
- * Returns the norm before clipping. */
-double nn_optim_clip(float *g, size_t n, float max_norm);
+/* The factor that clips a gradient of L2 norm `norm` to max_norm: max_norm / norm when
+ * max_norm > 0 and norm > max_norm, else 1. */
+float nn_optim_clip_factor(double norm, float max_norm);
 
-/* One update of params with gradient g (already averaged) at learning rate lr. */
-void nn_optim_step(nn_optim *o, float *params, const float *g, float lr);
+/* One update of params (o->n values) at learning rate lr from the gradient (g·scale)·clip, in
+ * one pass over params, g and the state: g holds gradient sums, scale = 1/rows makes them a
+ * mean and clip is nn_optim_clip_factor's (1 = none). Returns true when every g is finite;
+ * otherwise params and state are garbage and training must stop. */
+bool nn_optim_step(nn_optim *o, float *params, const float *g, float scale, float clip, float lr);
 
 /* Learning rate at global step `step` (0-based) of total_steps under schedule s. */
 float nn_optim_lr(const nn_optim_spec *s, int64_t step, int64_t total_steps);

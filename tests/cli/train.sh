@@ -51,6 +51,33 @@ expect_out "raise train.exact_chunks" "tells what to change"
 expect_rc 2 "exact with shard sampling" mpi 1 train --set train.reduce=exact --set data.sampling=shard --set log.run_dir=x
 expect_out "requires data.sampling = global" "names the conflict"
 
+# 4d. sharded optimizer (train.shard_optimizer): each rank updates its slice of the parameters;
+# the arithmetic per value is the same, so exact mode stays bit-identical to one rank (weights
+# and the whole optimiser state in the checkpoint), also with clipping by the global norm, and
+# on 2 ranks (where a sum of two is the same either way) fast mode sharded equals unsharded
+for sh in true false; do
+  expect_rc 0 "exact + clipping, 3 ranks, shard_optimizer=$sh" mpi 3 train -c "$SRC/configs/spirals.ini" \
+    --set train.max_steps=60 --set train.reduce=exact --set optim.clip_norm=0.5 --set train.shard_optimizer=$sh \
+    --set log.run_dir=clip3-$sh
+done
+expect_rc 0 "exact + clipping, 1 rank" mpi 1 train -c "$SRC/configs/spirals.ini" --set train.max_steps=60 \
+  --set train.reduce=exact --set optim.clip_norm=0.5 --set log.run_dir=clip1
+for sh in true false; do
+  if h5diff -q "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)" /model /model && \
+     h5diff -q "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)" /optimizer /optimizer; then
+    pass "exact + clipping: 3 ranks (shard_optimizer=$sh) bit-identical to 1 rank"
+  else fail "exact + clipping: 3 ranks (shard_optimizer=$sh) differ from 1 rank"; fi
+done
+for sh in true false; do
+  expect_rc 0 "fast, momentum, 2 ranks, shard_optimizer=$sh" mpi 2 train -c "$SRC/configs/spirals.ini" \
+    --set train.max_steps=60 --set optim.name=momentum --set optim.lr=0.05 --set train.shard_optimizer=$sh \
+    --set log.run_dir=fast2-$sh
+done
+if h5diff -q "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" /model /model && \
+   h5diff -q "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" /optimizer /optimizer; then
+  pass "fast, 2 ranks: sharded bit-identical to unsharded"
+else fail "fast, 2 ranks: sharded differs from unsharded"; fi
+
 # 4c. shard sampling from a file (each rank reads only its rows) and global sampling with every
 # rank treated as its own node (the multi-node path of the node-shared copy) both converge
 "$NNMPI" data synth --kind spirals --n 4000 --n-test 1000 --out spirals.h5 >/dev/null

@@ -1,0 +1,339 @@
+/* step: one global training step (see step.h). Every rank holds the whole model, computes the
+ * loss and gradient SUMS over its part of the global batch, the reduction adds them (the
+ * per-step scalars riding along), and every rank divides by the global row count and applies
+ * the same update — to all parameters, or, sharded, to its slice before an allgather.
+ * Layer 5: net, optim, sampler, loader, dist; no MPI_* of its own, never prints. */
+#include "step.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnmpi/clock.h"
+#include "nnmpi/dist.h"
+#include "nnmpi/status.h"
+
+/* The per-step scalars that ride in the reduction (the tail after the gradient, or, sharded, a
+ * small allreduce of their own). */
+enum { T_LOSS, T_ROWS, T_CORRECT, T_STOP, T_CKPT_TIME, T_ERR, T_COUNT };
+_Static_assert((int)T_COUNT <= (int)NN_GRAD_EXTRA,
+               "the per-step scalars must fit the spare slots of the gradient buffer");
+
+/* exact: the global batch is cut into train.exact_chunks fixed chunks; each is computed whole by
+ * one rank, so its gradient has the same bits whichever rank (and however many ranks) run.
+ * Chunk sums are added as fixed-point integers (gradients 2^-32, the loss 2^-20), which is
+ * associative, so the reduced gradient does not depend on the rank count either. */
+enum { FIX_BITS = 32, FIX_LOSS_BITS = 20 };
+
+static double seconds_since(double *t) {
+  double now = nn_now(), d = now - *t;
+  *t = now;
+  return d;
+}
+
+/* ---- set-up */
+
+bool nn_step_shard_auto(size_t P, int W) { return W > 1 && P > 0; }
+
+int nn_step_init(nn_step *s) {
+  const int W = nn_dist_size(), r = nn_dist_rank();
+  const size_t P = s->net->n_params;
+  s->n_blocks = (int)((P + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK);
+  nn_shard_mode mode = s->c->train.shard_optimizer;
+  s->sharded = W > 1 && (mode == NN_SHARD_ON || (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W)));
+  s->lo = 0, s->hi = (int64_t)P;
+  if (s->sharded) {
+    if (!(s->counts = calloc(2 * (size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice tables");
+    s->displs = s->counts + W;
+    for (int q = 0; q < W; q++) {
+      int64_t blo, bhi;
+      nn_shard_range(s->n_blocks, q, W, &blo, &bhi);
+      int64_t lo = blo * NN_STEP_BLOCK, hi = bhi * NN_STEP_BLOCK < (int64_t)P ? bhi * NN_STEP_BLOCK : (int64_t)P;
+      if (hi - lo > INT32_MAX || lo > INT32_MAX)
+        return NN_FAIL(NN_ECONFIG,
+                       "train.shard_optimizer: %zu parameters on %d ranks make slices beyond an MPI count; "
+                       "set train.shard_optimizer = false",
+                       P, W);
+      s->counts[q] = (int)(hi - lo), s->displs[q] = (int)lo;
+      if (q == r) s->lo = lo, s->hi = hi;
+    }
+  }
+  const size_t part = (size_t)(s->hi - s->lo);
+  int rc = nn_optim_init(&s->opt, &s->c->optim, part);
+  if (rc) return rc;
+  bool exact = s->c->train.reduce == NN_REDUCE_EXACT, clip = s->c->optim.clip_norm > 0;
+  if (clip && !(s->blocks = calloc((size_t)s->n_blocks + T_COUNT, sizeof(double))))
+    return NN_FAIL(NN_ENOMEM, "gradient norm blocks");
+  if (!clip && !(s->blocks = calloc(1 + T_COUNT, sizeof(double)))) return NN_FAIL(NN_ENOMEM, "step scalars");
+  if (exact && !(s->acc = malloc(sizeof(int64_t) * (P + T_COUNT))))
+    return NN_FAIL(NN_ENOMEM, "exact reduction buffer of %zu values", P);
+  if (s->sharded && !(s->g_part = malloc(sizeof(float) * (part ? part : 1))))
+    return NN_FAIL(NN_ENOMEM, "gradient slice of %zu values", part);
+  if (s->sharded && exact && !(s->acc_part = malloc(sizeof(int64_t) * (part ? part : 1))))
+    return NN_FAIL(NN_ENOMEM, "exact gradient slice of %zu values", part);
+  return NN_OK;
+}
+
+void nn_step_free(nn_step *s) {
+  if (!s) return;
+  nn_optim_free(&s->opt);
+  free(s->counts);
+  free(s->blocks);
+  free(s->acc);
+  free(s->acc_part);
+  free(s->g_part);
+  s->counts = s->displs = NULL, s->blocks = NULL, s->acc = s->acc_part = NULL, s->g_part = NULL;
+}
+
+/* ---- this rank's gradient sums */
+
+/* Forward and backward of n gathered rows: gradient sums into net->grads, loss and correct
+ * counts added to *loss and *correct. */
+static void forward_backward(nn_step *s, int n, double *loss, int64_t *correct) {
+  nn_net *net = s->net;
+  bool labels = s->data->y != NULL;
+  double t = nn_now();
+  nn_loader_gather(s->data, s->rows, n, s->X, labels ? s->y : NULL, labels ? NULL : s->Y);
+  nn_targets tg = labels ? (nn_targets){s->y, NULL} : (nn_targets){NULL, s->Y};
+  s->tm->t[NN_T_DATA] += seconds_since(&t);
+  if (n > 0) {
+    nn_net_forward(net, s->X, n);
+    *loss += nn_net_loss_sum(net, tg, n);
+    if (labels) *correct += nn_net_count_correct(net, s->y, n);
+  }
+  s->tm->t[NN_T_FORWARD] += seconds_since(&t);
+  if (n > 0) nn_net_backward(net, s->X, tg, n);
+  else memset(net->grads, 0, sizeof(float) * net->n_params);
+  s->tm->t[NN_T_BACKWARD] += seconds_since(&t);
+}
+
+/* round(v) for |v| < 2^51: adding 1.5·2^52 leaves round(v) in the low mantissa bits (rounding
+ * to nearest even, deterministic); plain adds and bit moves, so the loop vectorises. */
+static inline int64_t to_fixed(double v) {
+  double y = v + 0x1.8p52;
+  int64_t bits;
+  memcpy(&bits, &y, sizeof bits);
+  return bits - 0x4338000000000000LL;
+}
+
+/* acc += fixed(g·2^FIX_BITS) over n values, in one pass that also flags |g| >= limit, Inf and
+ * NaN (from the bit patterns, so it vectorises: |g|'s bits grow with |g|). */
+static int add_fixed(int64_t *restrict acc, const float *restrict g, size_t n, float limit) {
+  int32_t lim_bits, over = 0;
+  memcpy(&lim_bits, &limit, sizeof lim_bits);
+  const double scale = ldexp(1.0, FIX_BITS);
+  for (size_t i = 0; i < n; i++) {
+    int32_t b;
+    memcpy(&b, &g[i], sizeof b);
+    over |= (b & 0x7fffffff) >= lim_bits;
+    acc[i] += to_fixed((double)g[i] * scale);
+  }
+  return over;
+}
+
+static void from_fixed(float *restrict g, const int64_t *restrict acc, size_t n) {
+  const double inv = ldexp(1.0, -FIX_BITS);
+  for (size_t i = 0; i < n; i++) g[i] = (float)((double)acc[i] * inv);
+}
+
+/* fast: this rank's rows in one forward/backward; the tail holds its scalars. */
+static void sums_fast(nn_step *s, int64_t k, double *tail) {
+  double loss = 0;
+  int64_t correct = 0;
+  int n = (int)nn_sampler_rows(s->sampler, k, s->rows);
+  forward_backward(s, n, &loss, &correct);
+  tail[T_LOSS] = loss, tail[T_ROWS] = n, tail[T_CORRECT] = (double)correct;
+}
+
+/* exact: this rank's whole chunks, each converted to fixed point; the tail (int64) holds its
+ * scalars, the loss in fixed point too, and a range error in T_ERR. */
+static void sums_exact(nn_step *s, int64_t k, int64_t *tail) {
+  const size_t P = s->net->n_params;
+  const int G = s->c->train.exact_chunks;
+  /* a chunk's gradient sums must stay below 2^50 once scaled (to_fixed needs < 2^51), and G
+   * of them below 2^62; the loss likewise with its own scale */
+  const float limit = (float)fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / G);
+  const double loss_limit = fmin(ldexp(1.0, 50 - FIX_LOSS_BITS), ldexp(1.0, 62 - FIX_LOSS_BITS) / G);
+  int64_t clo, chi, correct = 0;
+  memset(s->acc, 0, sizeof(int64_t) * P);
+  memset(tail, 0, sizeof(int64_t) * T_COUNT);
+  nn_shard_range(G, nn_dist_rank(), nn_dist_size(), &clo, &chi);
+  for (int64_t j = clo; j < chi; j++) {
+    double loss = 0;
+    int n = (int)nn_sampler_chunk(s->sampler, k, (int)j, G, s->rows);
+    if (n == 0) continue;
+    forward_backward(s, n, &loss, &correct);
+    double t = nn_now();
+    tail[T_ERR] |= add_fixed(s->acc, s->net->grads, P, limit) | !(fabs(loss) < loss_limit);
+    tail[T_LOSS] += to_fixed(loss * ldexp(1.0, FIX_LOSS_BITS));
+    tail[T_ROWS] += n;
+    s->tm->t[NN_T_REDUCE] += seconds_since(&t);
+  }
+  tail[T_CORRECT] = correct;
+}
+
+/* ---- the reduction */
+
+/* The reduced gradient of this rank's slice: in net->grads + lo (unsharded) or s->g_part. */
+static const float *reduced(const nn_step *s) { return s->sharded ? s->g_part : s->net->grads; }
+
+/* Sums of squares of the reduced gradient sums over the slice's blocks into blocks[b] (global
+ * block numbers, zero elsewhere), or, without clipping, one partial sum into blocks[0] (only its
+ * finiteness matters: it is not finite when some value is not). */
+static void block_sums(nn_step *s) {
+  const float *g = reduced(s);
+  const int64_t n = s->hi - s->lo;
+  if (s->c->optim.clip_norm <= 0) {
+    s->blocks[0] = nn_optim_sumsq(g, (size_t)n, 1.0f);
+    return;
+  }
+  memset(s->blocks, 0, sizeof(double) * (size_t)s->n_blocks);
+  for (int64_t i = 0; i < n; i += NN_STEP_BLOCK) {
+    int64_t m = n - i < NN_STEP_BLOCK ? n - i : NN_STEP_BLOCK;
+    s->blocks[(s->lo + i) / NN_STEP_BLOCK] = nn_optim_sumsq(g + i, (size_t)m, 1.0f);
+  }
+}
+
+/* The L2 norm of the mean gradient: the block sums added in block order, so it has the same bits
+ * sharded or not (and, in exact mode, on any rank count). */
+static double block_norm(const nn_step *s, double rows) {
+  double sum = 0;
+  for (int b = 0; b < s->n_blocks; b++) sum += s->blocks[b];
+  return sqrt(sum) / rows;
+}
+
+/* fast, unsharded: one float allreduce of [grads | scalars]. */
+static int reduce_fast(nn_step *s, const double *mine, double *tail) {
+  nn_net *net = s->net;
+  float *t = net->grads + net->n_params;
+  for (int i = 0; i < T_COUNT; i++) t[i] = (float)mine[i];
+  int rc = nn_dist_sum_f32(net->grads, net->n_params + T_COUNT);
+  for (int i = 0; i < T_COUNT; i++) tail[i] = t[i];
+  return rc;
+}
+
+/* fast, sharded: reduce-scatter of the gradient; the scalars and the slice's block sums (which
+ * also carry non-finite values) in one small allreduce. */
+static int reduce_fast_sharded(nn_step *s, const double *mine, double *tail) {
+  int rc = nn_dist_sum_scatter_f32(s->net->grads, s->g_part, s->counts);
+  if (rc) return rc;
+  const size_t nb = s->c->optim.clip_norm > 0 ? (size_t)s->n_blocks : 1;
+  block_sums(s);
+  memcpy(s->blocks + nb, mine, sizeof(double) * T_COUNT);
+  rc = nn_dist_sum_f64(s->blocks, nb + T_COUNT);
+  memcpy(tail, s->blocks + nb, sizeof(double) * T_COUNT);
+  return rc;
+}
+
+/* exact: one int64 allreduce of [fixed-point sums | scalars] (unsharded), or a reduce-scatter
+ * and a small allreduce of the scalars (sharded); then back to float. */
+static int reduce_exact(nn_step *s, double *tail) {
+  const size_t P = s->net->n_params;
+  int64_t *t = s->acc + P;
+  int rc = s->sharded ? nn_dist_sum_scatter_i64(s->acc, s->acc_part, s->counts) : NN_OK;
+  if (!rc) rc = s->sharded ? nn_dist_sum_i64(t, T_COUNT) : nn_dist_sum_i64(s->acc, P + T_COUNT);
+  if (rc) return rc;
+  for (int i = 0; i < T_COUNT; i++) tail[i] = (double)t[i];
+  tail[T_LOSS] = ldexp((double)t[T_LOSS], -FIX_LOSS_BITS);
+  if (t[T_ERR])
+    return NN_FAIL(NN_ENUMERIC,
+                   "train.reduce = exact: a gradient sum of a chunk is non-finite or beyond the "
+                   "fixed-point range +-%g, or a loss sum beyond +-%g; lower optim.lr, or use "
+                   "train.reduce = fast",
+                   fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / s->c->train.exact_chunks),
+                   fmin(ldexp(1.0, 50 - FIX_LOSS_BITS), ldexp(1.0, 62 - FIX_LOSS_BITS) / s->c->train.exact_chunks));
+  if (s->sharded) from_fixed(s->g_part, s->acc_part, (size_t)(s->hi - s->lo));
+  else from_fixed(s->net->grads, s->acc, P);
+  return NN_OK;
+}
+
+/* ---- the step */
+
+int nn_step_run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_step_out *out) {
+  nn_net *net = s->net;
+  double tail[T_COUNT] = {0}, t;
+  int rc;
+  const bool exact = s->c->train.reduce == NN_REDUCE_EXACT;
+  if (exact) {
+    int64_t *mine = s->acc + net->n_params;
+    sums_exact(s, k, mine);
+    mine[T_STOP] = stop, mine[T_CKPT_TIME] = ckpt_time;
+    t = nn_now();
+    rc = reduce_exact(s, tail);
+  } else {
+    double mine[T_COUNT] = {0};
+    sums_fast(s, k, mine);
+    mine[T_STOP] = stop, mine[T_CKPT_TIME] = ckpt_time;
+    t = nn_now();
+    rc = s->sharded ? reduce_fast_sharded(s, mine, tail) : reduce_fast(s, mine, tail);
+  }
+  s->tm->t[NN_T_REDUCE] += seconds_since(&t);
+  if (rc) return rc;
+  *out = (nn_step_out){tail[T_LOSS], tail[T_ROWS], tail[T_CORRECT], tail[T_STOP] > 0, tail[T_CKPT_TIME] > 0};
+
+  /* the mean over the global batch (one division after the sum, folded into the update),
+   * clipping by the global norm of the mean, the non-finite check, the update */
+  const float scale = (float)(1.0 / out->rows);
+  const double mean_loss = out->loss / out->rows;
+  if (!isfinite(mean_loss))
+    return NN_FAIL(NN_ENUMERIC, "non-finite loss (%g); lower optim.lr, set optim.clip_norm, or check the data",
+                   mean_loss);
+  float clip = 1.0f;
+  bool finite = true;
+  if (s->c->optim.clip_norm > 0) { /* sharded fast: the block sums came with the reduction */
+    if (!s->sharded || exact) block_sums(s);
+    if (s->sharded && exact && (rc = nn_dist_sum_f64(s->blocks, (size_t)s->n_blocks))) return rc;
+    double norm = block_norm(s, out->rows);
+    finite = isfinite(norm) || !s->sharded; /* unsharded, the update itself checks every value */
+    clip = nn_optim_clip_factor(norm, s->c->optim.clip_norm);
+  } else if (s->sharded && !exact) {
+    finite = isfinite(s->blocks[0]); /* some rank's slice holds a NaN or Inf */
+  }
+  finite = finite && nn_optim_step(&s->opt, net->params + s->lo, reduced(s), scale, clip, lr);
+  s->tm->t[NN_T_OPTIM] += seconds_since(&t);
+  if (!finite)
+    return NN_FAIL(NN_ENUMERIC, "non-finite gradient (NaN or Inf); lower optim.lr, set optim.clip_norm, or check the "
+                                "data");
+  if (s->sharded) {
+    rc = nn_dist_allgather_f32(net->params, s->counts, s->displs);
+    s->tm->t[NN_T_REDUCE] += seconds_since(&t);
+  }
+  return rc;
+}
+
+/* ---- the optimiser state for checkpoints */
+
+int nn_step_gather_optim(nn_step *s, nn_optim **full) {
+  *full = NULL;
+  if (!s->sharded) return *full = &s->opt, NN_OK;
+  const size_t P = s->net->n_params, part = (size_t)(s->hi - s->lo);
+  nn_optim *f = NULL;
+  int rc = NN_OK;
+  if (nn_dist_rank() == 0) {
+    if (!(f = calloc(1, sizeof *f))) rc = NN_FAIL(NN_ENOMEM, "optimiser state for the checkpoint");
+    else if ((rc = nn_optim_init(f, &s->c->optim, P))) free(f), f = NULL;
+  }
+  if ((rc = nn_dist_agree(rc))) return rc;
+  for (int i = 0; i < s->opt.n_state && !rc; i++)
+    rc = nn_dist_gather_f32(s->opt.state + i * part, (int64_t)part, f ? f->state + i * P : NULL);
+  if (rc) {
+    nn_step_release_optim(s, f);
+    return rc;
+  }
+  if (f) f->t = s->opt.t;
+  *full = f;
+  return NN_OK;
+}
+
+void nn_step_release_optim(nn_step *s, nn_optim *full) {
+  if (!full || full == &s->opt) return;
+  nn_optim_free(full);
+  free(full);
+}
+
+void nn_step_load_optim(nn_step *s, const nn_optim *full) {
+  const size_t P = full->n, part = (size_t)(s->hi - s->lo);
+  for (int i = 0; i < s->opt.n_state; i++)
+    memcpy(s->opt.state + i * part, full->state + i * P + s->lo, sizeof(float) * part);
+  s->opt.t = full->t;
+}

@@ -1,0 +1,83 @@
+/* step: one global training step — this rank's forward/backward over its rows of the global
+ * batch, the gradient reduction (train.reduce fast or exact; one allreduce, or sharded as a
+ * reduce-scatter and an allgather), the mean, clipping, the non-finite check and the optimiser
+ * update (one fused pass). Layer 5, private to the trainer (src/ only); uses net, optim,
+ * sampler, loader, dist; never prints. docs/architecture.md ("The training step") explains it.
+ *
+ * Sharded (train.shard_optimizer, ZeRO stage 1): the parameters are cut into one slice per rank
+ * (whole blocks of NN_STEP_BLOCK values, nn_shard_range of the blocks); rank r keeps the
+ * optimiser state of its slice only, updates only that slice of the parameters from its slice
+ * of the reduced gradient, and the allgather gives every rank all parameters again. The update
+ * of each value is the same arithmetic either way, so sharding changes no bit. */
+#ifndef NNMPI_STEP_H
+#define NNMPI_STEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "nnmpi/config.h"
+#include "nnmpi/loader.h"
+#include "nnmpi/net.h"
+#include "nnmpi/optim.h"
+#include "nnmpi/sampler.h"
+
+/* Parameters per block: the unit of the slices and of the gradient norm's partial sums (the norm
+ * is the sum of per-block sums in block order, so it has the same bits sharded or not). */
+enum { NN_STEP_BLOCK = 1024 };
+
+typedef struct nn_step {
+  /* borrowed */
+  const nn_config *c;
+  nn_net *net;
+  const nn_loader *data;
+  nn_sampler *sampler;
+  nn_timers *tm;
+  float *X, *Y; /* batch scratch of net->cap rows */
+  int32_t *y;
+  uint32_t *rows; /* net->cap row indices */
+  /* owned */
+  nn_optim opt; /* the state of this rank's slice [lo, hi) of the parameters */
+  bool sharded;
+  int64_t lo, hi;
+  int *counts, *displs; /* sharded: every rank's slice (values, offset) */
+  int n_blocks;
+  double *blocks;    /* per-block sums of squares (clipping) */
+  int64_t *acc;      /* exact: fixed-point gradient sums, n_params + tail */
+  int64_t *acc_part; /* exact + sharded: this rank's reduced slice */
+  float *g_part;     /* sharded: this rank's slice of the reduced gradient */
+} nn_step;
+
+/* What one step yields besides the update. */
+typedef struct nn_step_out {
+  double loss, rows, correct; /* sums over the global batch */
+  bool stop, ckpt_time;       /* some rank asked to stop; rank 0's clock wants a checkpoint */
+} nn_step_out;
+
+/* Whether train.shard_optimizer = auto shards P parameters on W ranks. */
+bool nn_step_shard_auto(size_t P, int W);
+
+/* Sets up s for the borrowed objects already in it (c, net, data, sampler, tm and the scratch):
+ * sharding per train.shard_optimizer and the rank count, the optimiser of this rank's slice,
+ * and the reduction buffers. Collective only in that every rank must call it. NN_ENOMEM,
+ * NN_ECONFIG (a slice too large for an MPI count). */
+int nn_step_init(nn_step *s);
+void nn_step_free(nn_step *s);
+
+/* One global step on batch k of the current epoch at learning rate lr. stop and ckpt_time are
+ * this rank's requests (they ride in the reduction, so every rank sees them on the same step).
+ * Collective. NN_ENUMERIC for a non-finite loss or gradient or an exact-mode range error, or a
+ * dist failure; the caller prefixes the step. */
+int nn_step_run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_step_out *out);
+
+/* The whole optimiser state for a checkpoint. Unsharded: *full = &s->opt. Sharded (collective):
+ * rank 0 gets the slices of every rank gathered into a new optimiser (*full; release it with
+ * nn_step_release_optim), the other ranks *full = NULL. */
+int nn_step_gather_optim(nn_step *s, nn_optim **full);
+void nn_step_release_optim(nn_step *s, nn_optim *full);
+
+/* Resume: an optimiser for all parameters (t, kind and the whole state, read from a checkpoint)
+ * into s->opt: this rank's slice when sharded, all of it otherwise. */
+void nn_step_load_optim(nn_step *s, const nn_optim *full);
+
+#endif
