@@ -97,7 +97,8 @@ wait_gone() {
   done
 }
 
-have_h5py() { /usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1; }
+# NN_TEST_NO_H5PY=1 exercises the skip paths on a machine that has h5py
+have_h5py() { [ -z "${NN_TEST_NO_H5PY:-}" ] && /usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1; }
 py() { /usr/bin/python3 - "$@"; }
 
 finish_robust() {
