@@ -114,6 +114,7 @@ int nn_cmd_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     const char *end = getenv("SLURM_JOB_END_TIME");
     nn_train_opts o = {.config_text = effective, .resume = resume, .force = force, .log = log,
+                       .warn = nn_dist_rank() == 0 ? stderr : NULL,
                        .tty = log && is_terminal(fileno(log)), .stop_flag = &stop_requested,
                        .end_time = end ? atof(end) : 0, .stop_at_step = stop_at};
     nn_train_result res;

@@ -9,8 +9,9 @@
 #include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
 
-int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, const char *run_dir) {
+int nn_metrics_open(nn_metrics *m, FILE *log, FILE *warn, bool tty, const nn_config *c, const char *run_dir) {
   memset(m, 0, sizeof *m);
+  m->warn = warn;
   m->log = log, m->tty = tty && c->log.progress != NN_PROGRESS_LINES;
   if (c->log.progress == NN_PROGRESS_BAR) m->tty = log != NULL;
   if (c->log.progress == NN_PROGRESS_NONE) m->log = NULL;
@@ -46,14 +47,26 @@ static void bar_break(nn_metrics *m) {
   if (m->log && m->tty) fputc('\n', m->log);
 }
 
+static void vnote(nn_metrics *m, const char *prefix, const char *fmt, va_list ap) {
+  if (!m->warn) return;
+  if (m->log) fflush(m->log); /* keep the order of the two streams on one terminal or file */
+  fputs(prefix, m->warn);
+  vfprintf(m->warn, fmt, ap);
+  fputc('\n', m->warn);
+  fflush(m->warn);
+}
+
 void nn_metrics_warn(nn_metrics *m, const char *fmt, ...) {
-  if (!m->log) return;
   va_list ap;
   va_start(ap, fmt);
-  fputs("nnmpi: ", m->log);
-  vfprintf(m->log, fmt, ap);
-  fputc('\n', m->log);
-  fflush(m->log);
+  vnote(m, "nnmpi: ", fmt, ap);
+  va_end(ap);
+}
+
+void nn_metrics_note(nn_metrics *m, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vnote(m, "", fmt, ap);
   va_end(ap);
 }
 
@@ -86,11 +99,11 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
     fprintf(m->log, "model: %d layers, %zu parameters; %d rank(s), global batch %d, %lld steps per epoch\n",
             net->n_layers, net->n_params, nn_dist_size(), c->train.batch_size, (long long)steps_per_epoch);
     fprintf(m->log, "checkpoints: %s\n", ckpt_dir);
-    if (resumed_from)
-      fprintf(m->log, "resumed from %s: epoch %lld, batch %lld, step %lld (saved on %d rank(s))\n", resumed_from,
-              (long long)p->epoch + 1, (long long)p->batch, (long long)p->step, p->world_size);
     fflush(m->log);
   }
+  if (resumed_from)
+    nn_metrics_note(m, "resumed from %s: epoch %lld, batch %lld, step %lld (saved on %d rank(s))", resumed_from,
+                    (long long)p->epoch + 1, (long long)p->batch, (long long)p->step, p->world_size);
   json(m, "\"event\":\"start\",\"ranks\":%d,\"params\":%zu,\"train_rows\":%lld,\"step\":%lld,\"resumed\":%s",
        nn_dist_size(), net->n_params, (long long)train->info.n, (long long)p->step, resumed_from ? "true" : "false");
 }

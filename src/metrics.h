@@ -23,7 +23,9 @@ typedef struct nn_timers {
 } nn_timers;
 
 typedef struct nn_metrics {
-  FILE *log;            /* rank 0's terminal or stream; NULL = silent */
+  FILE *log;            /* rank 0's progress and report stream; NULL = silent (log.progress = none) */
+  FILE *warn;           /* rank 0's warnings and the lines that matter for data safety, whatever
+                           log.progress says; NULL elsewhere */
   FILE *jsonl;          /* <run_dir>/metrics.jsonl (rank 0); NULL elsewhere */
   bool tty;
   int every;            /* log.every_steps */
@@ -40,7 +42,7 @@ typedef struct nn_metrics {
 } nn_metrics;
 
 /* Opens <run_dir>/metrics.jsonl for appending (rank 0: run_dir non-NULL). NN_EIO. */
-int nn_metrics_open(nn_metrics *m, FILE *log, bool tty, const nn_config *c, const char *run_dir);
+int nn_metrics_open(nn_metrics *m, FILE *log, FILE *warn, bool tty, const nn_config *c, const char *run_dir);
 void nn_metrics_close(nn_metrics *m);
 
 void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train, const nn_loader *eval,
@@ -54,7 +56,11 @@ void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per
 void nn_metrics_eval(nn_metrics *m, const nn_ckpt_progress *p, const nn_eval_result *e, bool labels);
 void nn_metrics_checkpoint(nn_metrics *m, const char *path, const nn_ckpt_progress *p, double seconds);
 void nn_metrics_stopped(nn_metrics *m, const nn_ckpt_progress *p, const char *ckpt);
+/* A warning or a line that matters for data safety ("resumed from", skipped checkpoints, failed
+ * checkpoints, stop requests): "nnmpi: ..." on the warn stream, whatever log.progress says. */
 void nn_metrics_warn(nn_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same without the "nnmpi: " prefix ("resumed from ..."). */
+void nn_metrics_note(nn_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Draws <run_dir>/learning-curves.svg from <run_dir>/metrics.jsonl (rank 0). NN_EIO. */
 int nn_curves_write(const char *run_dir);
 

@@ -245,10 +245,10 @@ static int setup(run *r) {
   if (nn_dist_rank() == 0) {
     rc = nn_fs_mkdir_p(r->run_dir);
     if (!rc) rc = nn_fs_mkdir_p(r->ckpt_dir);
-    if (!rc) rc = nn_metrics_open(&r->metrics, r->o->log, r->o->tty, c, r->run_dir);
+    if (!rc) rc = nn_metrics_open(&r->metrics, r->o->log, r->o->warn, r->o->tty, c, r->run_dir);
     if (!rc && r->o->config_text) rc = nn_fs_write_text(r->run_dir, "config.ini", r->o->config_text);
   } else {
-    nn_metrics_open(&r->metrics, NULL, false, c, NULL);
+    nn_metrics_open(&r->metrics, NULL, NULL, false, c, NULL);
   }
   if ((rc = nn_dist_agree(rc))) return rc;
   if ((rc = nn_loader_open_config(&r->train, c, "train"))) return rc;

@@ -17,6 +17,7 @@ typedef struct nn_train_opts {
   const char *resume;       /* "auto" (default when NULL), "never", or a checkpoint path */
   bool force;               /* with "never": remove existing checkpoints instead of refusing */
   FILE *log;                /* progress and report (rank 0); NULL = silent */
+  FILE *warn;               /* warnings, "resumed from", stop requests (rank 0), always; NULL = silent */
   bool tty;                 /* log is a terminal: progress bar instead of lines */
   volatile sig_atomic_t *stop_flag; /* non-zero after SIGUSR1/SIGTERM: checkpoint and stop */
   double end_time;          /* Unix time the allocation ends (SLURM_JOB_END_TIME), 0 = none */
