@@ -35,7 +35,9 @@ static void json(nn_metrics *m, const char *fmt, ...) {
   if (!m->jsonl) return;
   va_list ap;
   va_start(ap, fmt);
-  fprintf(m->jsonl, "{\"time\":%.3f,", (double)time(NULL));
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  fprintf(m->jsonl, "{\"time\":%.3f,", (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
   vfprintf(m->jsonl, fmt, ap);
   fputs("}\n", m->jsonl);
   fflush(m->jsonl);
@@ -78,8 +80,9 @@ static const char *mib(size_t bytes, char *buf, size_t cap) {
 void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train, const nn_loader *eval,
                       const nn_net *net, const char *resumed_from, const nn_ckpt_progress *p,
                       int64_t steps_per_epoch, const char *ckpt_dir) {
-  m->t_last = m->epoch_t0 = nn_now();
-  m->samples_last = m->samples_start = p->samples;
+  m->t_last = m->jt_last = m->epoch_t0 = nn_now();
+  m->samples_last = m->jsamples_last = m->samples_start = p->samples;
+  m->steps_start = p->step;
   m->labels = train->info.has_labels;
   size_t priv = 0, shared = 0;
   nn_loader_memory(train, &priv, &shared);
@@ -104,8 +107,13 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
   if (resumed_from)
     nn_metrics_note(m, "resumed from %s: epoch %lld, batch %lld, step %lld (saved on %d rank(s))", resumed_from,
                     (long long)p->epoch + 1, (long long)p->batch, (long long)p->step, p->world_size);
-  json(m, "\"event\":\"start\",\"ranks\":%d,\"params\":%zu,\"train_rows\":%lld,\"step\":%lld,\"resumed\":%s",
-       nn_dist_size(), net->n_params, (long long)train->info.n, (long long)p->step, resumed_from ? "true" : "false");
+  json(m, "\"event\":\"start\",\"ranks\":%d,\"nodes\":%d,\"params\":%zu,\"train_rows\":%lld,\"step\":%lld,"
+          "\"epoch\":%lld,\"epochs\":%d,\"steps_per_epoch\":%lld,\"batch_size\":%d,\"reduce\":\"%s\","
+          "\"shard_optimizer\":%s,\"resumed\":%s",
+       nn_dist_size(), train->shm.n_nodes > 0 ? train->shm.n_nodes : 1, net->n_params, (long long)train->info.n,
+       (long long)p->step, (long long)p->epoch, c->train.epochs, (long long)steps_per_epoch, c->train.batch_size,
+       c->train.reduce == NN_REDUCE_EXACT ? "exact" : "fast", m->sharded ? "true" : "false",
+       resumed_from ? "true" : "false");
 }
 
 void nn_metrics_epoch_begin(nn_metrics *m) {
@@ -116,13 +124,13 @@ void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per
                      float lr, int64_t rows) {
   (void)rows;
   m->loss_sum += loss, m->acc_sum += acc, m->n_sum++;
-  bool last = p->batch == steps_per_epoch;
-  double t = nn_now();
-  bool due = m->tty ? (t - m->t_last > 0.25 || last) : (p->step % m->every == 0 || last);
-  if (!due) return;
-  double sps = (p->samples - m->samples_last) / (t - m->t_last > 1e-9 ? t - m->t_last : 1e-9);
-  double ml = m->loss_sum / m->n_sum, ma = m->acc_sum / m->n_sum;
-  if (m->log) {
+  m->jloss_sum += loss, m->jacc_sum += acc, m->jn_sum++;
+  const bool last = p->batch == steps_per_epoch, every = p->step % m->every == 0 || last;
+  const double t = nn_now();
+  /* the log: a bar a few times a second on a terminal, else a line every log.every_steps */
+  if (m->log && (m->tty ? t - m->t_last > 0.25 || last : every)) {
+    double sps = (p->samples - m->samples_last) / (t - m->t_last > 1e-9 ? t - m->t_last : 1e-9);
+    double ml = m->loss_sum / m->n_sum, ma = m->acc_sum / m->n_sum;
     if (m->tty) {
       int width = 30, fill = (int)(width * p->batch / steps_per_epoch);
       double eta = (t - m->epoch_t0) / p->batch * (steps_per_epoch - p->batch);
@@ -138,11 +146,17 @@ void nn_metrics_step(nn_metrics *m, const nn_ckpt_progress *p, int64_t steps_per
       fprintf(m->log, " lr %.3g %.0f samples/s\n", lr, sps);
     }
     fflush(m->log);
+    m->loss_sum = m->acc_sum = 0, m->n_sum = 0;
+    m->t_last = t, m->samples_last = p->samples;
   }
-  json(m, "\"event\":\"step\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%.6g,\"samples_per_s\":%.1f",
-       (long long)p->epoch + 1, (long long)p->step, ml, ma, lr, sps);
-  m->loss_sum = m->acc_sum = 0, m->n_sum = 0;
-  m->t_last = t, m->samples_last = p->samples;
+  /* metrics.jsonl: a step event every log.every_steps, whatever the log shows */
+  if (every) {
+    double sps = (p->samples - m->jsamples_last) / (t - m->jt_last > 1e-9 ? t - m->jt_last : 1e-9);
+    json(m, "\"event\":\"step\",\"epoch\":%lld,\"step\":%lld,\"loss\":%.6g,\"acc\":%.6g,\"lr\":%.6g,\"samples_per_s\":%.1f",
+         (long long)p->epoch + 1, (long long)p->step, m->jloss_sum / m->jn_sum, m->jacc_sum / m->jn_sum, lr, sps);
+    m->jloss_sum = m->jacc_sum = 0, m->jn_sum = 0;
+    m->jt_last = t, m->jsamples_last = p->samples;
+  }
 }
 
 void nn_metrics_eval(nn_metrics *m, const nn_ckpt_progress *p, const nn_eval_result *e, bool labels) {
@@ -178,6 +192,18 @@ void nn_metrics_stopped(nn_metrics *m, const nn_ckpt_progress *p, const char *ck
   json(m, "\"event\":\"stopped\",\"step\":%lld,\"checkpoint\":\"%s\"", (long long)p->step, ckpt);
 }
 
+void nn_metrics_failed(nn_metrics *m, const nn_ckpt_progress *p, const char *message) {
+  char esc[1024];
+  size_t n = 0;
+  for (const char *c = message; *c && n + 7 < sizeof esc; c++) {
+    if (*c == '"' || *c == '\\') esc[n++] = '\\', esc[n++] = *c;
+    else if ((unsigned char)*c < 0x20) n += (size_t)snprintf(esc + n, sizeof esc - n, "\\u%04x", (unsigned char)*c);
+    else esc[n++] = *c;
+  }
+  esc[n] = 0;
+  json(m, "\"event\":\"failed\",\"step\":%lld,\"message\":\"%s\"", (long long)p->step, esc);
+}
+
 void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timers *tm, double wall) {
   static const char *names[NN_T_COUNT] = {"data", "forward", "backward", "allreduce", "optimizer", "eval", "checkpoint"};
   double mn[NN_T_COUNT], mx[NN_T_COUNT], sum[NN_T_COUNT];
@@ -185,31 +211,46 @@ void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timer
   nn_dist_min_f64(mn, NN_T_COUNT);
   nn_dist_max_f64(mx, NN_T_COUNT);
   nn_dist_sum_f64(sum, NN_T_COUNT);
-  int W = nn_dist_size();
-  double train_t = sum[NN_T_DATA] + sum[NN_T_FORWARD] + sum[NN_T_BACKWARD] + sum[NN_T_REDUCE] + sum[NN_T_OPTIM];
-  train_t /= W;
+  const int W = nn_dist_size();
+  double train_t = 0;
+  int dominant = NN_T_DATA;
+  for (int i = NN_T_DATA; i <= NN_T_OPTIM; i++) {
+    train_t += sum[i] / W;
+    if (sum[i] > sum[dominant]) dominant = i;
+  }
+  const int64_t samples = p->samples - m->samples_start, steps = p->step - m->steps_start;
   if (m->log) {
     fprintf(m->log, "done: epoch %lld, step %lld, %lld samples in %.2f s this run (%.2f s in all)", (long long)p->epoch,
             (long long)p->step, (long long)p->samples, wall, p->elapsed);
-    if (p->eval_epoch >= 0) fprintf(m->log, "; last eval (epoch %d) loss %.4f %s %.4f", p->eval_epoch, p->eval_loss,
-                                    m->labels ? "accuracy" : "mse", p->eval_metric);
+    if (p->eval_epoch >= 0)
+      fprintf(m->log, "; last eval (epoch %d) loss %.4f %s %.4f", p->eval_epoch, p->eval_loss,
+              m->labels ? "accuracy" : "mse", p->eval_metric);
     fprintf(m->log, "\ntime split over %d rank(s), seconds (min / mean / max):\n", W);
-    for (int i = 0; i < NN_T_COUNT; i++)
-      fprintf(m->log, "  %-10s %9.3f %9.3f %9.3f\n", names[i], mn[i], sum[i] / W, mx[i]);
-    if (tm->n_ckpt) fprintf(m->log, "  checkpoint mean %.3f s per write (size --signal / every_seconds from this)\n",
-                            sum[NN_T_CKPT] / W / tm->n_ckpt);
-    if (tm->steps && train_t > 0)
-      fprintf(m->log, "  throughput %.0f samples/s in training steps (%.0f samples/s of wall time)\n",
-              (p->samples - m->samples_start) / train_t, (p->samples - m->samples_start) / wall);
+    for (int i = 0; i < NN_T_COUNT; i++) fprintf(m->log, "  %-10s %9.3f %9.3f %9.3f\n", names[i], mn[i], sum[i] / W, mx[i]);
+    if (tm->n_ckpt)
+      fprintf(m->log, "  checkpoint mean %.3f s per write (size --signal / every_seconds from this)\n",
+              sum[NN_T_CKPT] / W / tm->n_ckpt);
+    if (tm->steps && train_t > 0) {
+      fprintf(m->log, "  throughput %.0f samples/s in training steps (%.0f samples/s of wall time)\n", samples / train_t,
+              samples / wall);
+      fprintf(m->log, "  dominant phase of a step: %s (%.0f %%; docs/performance.md says what helps)\n", names[dominant],
+              100 * sum[dominant] / W / train_t);
+    }
     fflush(m->log);
   }
-  json(m, "\"event\":\"summary\",\"epoch\":%lld,\"step\":%lld,\"samples\":%lld,\"wall\":%.3f,\"elapsed\":%.3f,"
-          "\"data\":%.4f,\"forward\":%.4f,\"backward\":%.4f,\"allreduce\":%.4f,\"optimizer\":%.4f,\"eval\":%.4f,"
-          "\"checkpoint\":%.4f,\"eval_loss\":%.9g,\"eval_metric\":%.9g",
-       (long long)p->epoch, (long long)p->step, (long long)p->samples, wall, p->elapsed, sum[0] / W, sum[1] / W,
-       sum[2] / W, sum[3] / W, sum[4] / W, sum[5] / W, sum[6] / W, p->eval_loss, p->eval_metric);
+  char phases[1024];
+  size_t n = 0;
+  for (int i = 0; i < NN_T_COUNT; i++)
+    n += (size_t)snprintf(phases + n, sizeof phases - n, "\"%s\":%.4f,\"%s_min\":%.4f,\"%s_max\":%.4f,", names[i],
+                          sum[i] / W, names[i], mn[i], names[i], mx[i]);
+  json(m, "\"event\":\"summary\",\"epoch\":%lld,\"step\":%lld,\"samples\":%lld,\"steps_this_run\":%lld,"
+          "\"samples_this_run\":%lld,\"wall\":%.3f,\"elapsed\":%.3f,\"ranks\":%d,%s\"dominant\":\"%s\","
+          "\"samples_per_s\":%.1f,\"eval_loss\":%.9g,\"eval_metric\":%.9g",
+       (long long)p->epoch, (long long)p->step, (long long)p->samples, (long long)steps, (long long)samples, wall,
+       p->elapsed, W, phases, names[dominant], train_t > 0 ? samples / train_t : 0.0, p->eval_loss, p->eval_metric);
   if (m->jsonl) {
     fflush(m->jsonl);
-    if (nn_curves_write(m->run_dir) == NN_OK && m->log) fprintf(m->log, "learning curves: %s/learning-curves.svg\n", m->run_dir);
+    if (nn_curves_write(m->run_dir) == NN_OK && m->log)
+      fprintf(m->log, "learning curves: %s/learning-curves.svg\n", m->run_dir);
   }
 }

@@ -36,6 +36,12 @@ typedef struct nn_metrics {
   double loss_sum;      /* losses since the last output */
   double acc_sum;
   int n_sum;
+  double jt_last;       /* the same for metrics.jsonl's step events (every log.every_steps) */
+  int64_t jsamples_last;
+  double jloss_sum, jacc_sum;
+  int jn_sum;
+  int64_t steps_start;  /* step when this run started (resume) */
+  bool sharded;         /* the optimiser is sharded (for the start event) */
   double epoch_t0;
   bool labels;          /* classification: report accuracy (else MSE) */
   char run_dir[NN_PATH_MAX]; /* rank 0: where metrics.jsonl and learning-curves.svg go */
@@ -63,6 +69,9 @@ void nn_metrics_warn(nn_metrics *m, const char *fmt, ...) __attribute__((format(
 void nn_metrics_note(nn_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Draws <run_dir>/learning-curves.svg from <run_dir>/metrics.jsonl (rank 0). NN_EIO. */
 int nn_curves_write(const char *run_dir);
+
+/* A "failed" event with the error message (rank 0; the run ends with an error). */
+void nn_metrics_failed(nn_metrics *m, const nn_ckpt_progress *p, const char *message);
 
 /* Collective: reduces the timers over ranks and prints the run summary (rank 0). */
 void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timers *tm, double wall);

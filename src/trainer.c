@@ -353,6 +353,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   if (!rc) {
     r->elapsed0 = r->prog.elapsed;
     r->t_start = r->last_ckpt_time = nn_now();
+    r->metrics.sharded = r->st.sharded;
     nn_metrics_start(&r->metrics, c, &r->train, r->have_eval ? &r->eval : NULL, &r->net, resumed ? r->last_ckpt : NULL,
                      &r->prog, r->steps_per_epoch, r->ckpt_dir);
     if (resumed && finished(r)) nn_metrics_warn(&r->metrics, "training is already complete (step %lld, epoch %lld): nothing to do",
@@ -365,6 +366,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
     }
     r->prog.elapsed = r->elapsed0 + (nn_now() - r->t_start);
     if (rc == NN_OK || rc == NN_ESTOPPED) nn_metrics_summary(&r->metrics, &r->prog, &r->tm, nn_now() - r->t_start);
+    else if (rc != NN_EPEER) nn_metrics_failed(&r->metrics, &r->prog, nn_errmsg());
   }
   if (res) {
     res->prog = r->prog;
