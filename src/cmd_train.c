@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -33,13 +35,36 @@ static const char train_help[] =
     "SLURM_JOB_END_TIME, when set, makes the run checkpoint and exit 75 before the time limit.\n"
     "exit codes: 0 done, 2 usage/config, 3 data, 4 checkpoint, 75 stopped after a checkpoint, 1 other\n";
 
-/* A person watching a terminal (progress bar) rather than a log file. mpirun hands ranks a
- * pseudo-terminal even when its own output goes to a file, so also require a usable TERM and
- * no Slurm batch step (SLURM_PTY_PORT marks an interactive srun --pty). */
+/* A terminal device (a tty or pseudo-terminal), by its major number (Linux: 4 ttys, 5 the
+ * console and /dev/tty, 136-143 pseudo-terminal slaves). */
+static bool terminal_device(const char *path) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISCHR(st.st_mode)) return false;
+  unsigned maj = major(st.st_rdev);
+  return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143);
+}
+
+/* A person watching a terminal (progress bar) rather than a log file. Needs a usable TERM, no
+ * Slurm batch step (SLURM_PTY_PORT marks an interactive srun --pty), and, under mpirun — which
+ * hands ranks a pseudo-terminal even when its own output goes to a file — the launcher's own
+ * output on a terminal: rank 0 must be mpirun's child (a rank started by a remote daemon never
+ * draws) and mpirun's stdout a terminal device. */
 static bool is_terminal(int fd) {
   const char *term = getenv("TERM");
   if (!isatty(fd) || !term || !*term || !strcmp(term, "dumb")) return false;
-  return !getenv("SLURM_JOB_ID") || getenv("SLURM_PTY_PORT");
+  if (getenv("SLURM_JOB_ID") && !getenv("SLURM_PTY_PORT")) return false;
+  if (!getenv("OMPI_COMM_WORLD_SIZE")) return true;
+  char path[64], comm[64] = "";
+  snprintf(path, sizeof path, "/proc/%d/comm", (int)getppid());
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+  fclose(f);
+  comm[strcspn(comm, "\n")] = 0;
+  if (strcmp(comm, "mpirun") && strcmp(comm, "mpiexec") && strcmp(comm, "orterun") && strcmp(comm, "prterun"))
+    return false;
+  snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)getppid(), fd);
+  return terminal_device(path);
 }
 
 static volatile sig_atomic_t stop_requested;

@@ -150,7 +150,12 @@ static const cfg_key keys[] = {
     {"log", "every_steps", T_INT, F(log, every_steps), "50", NULL, 1, INF, 0,
      "one progress line every N steps (when not drawing a bar)"},
     {"log", "progress", T_ENUM, F(log, progress), "auto", progress_names, 0, 0, 0,
-     "auto = bar on a terminal, lines otherwise"},
+     "auto = a bar when rank 0 writes to a terminal (under mpirun: when mpirun's own output is one), "
+     "lines otherwise; none = no bar or step lines (evaluations, checkpoints, the summary and, on "
+     "the error stream, warnings are still printed)"},
+    {"log", "trace", T_STR, F(log, trace), "false", NULL, 0, 0, 0,
+     "write run_dir/trace.json, a Chrome trace-event timeline (Perfetto, chrome://tracing) of every rank's "
+     "phases: true = steps 1-100, FIRST-LAST = that range of steps, false = off"},
 };
 enum { N_KEYS = sizeof keys / sizeof keys[0], ERR_CAP = 1024, VALUE_ERR_CAP = 512 };
 
@@ -606,10 +611,25 @@ int nn_config_validate(const nn_config *c) {
     return NN_FAIL(NN_ECONFIG, "data.train = \"%s\": expected a group path starting with '/', such as /train", c->data.train);
   if (c->data.eval[0] && c->data.eval[0] != '/')
     return NN_FAIL(NN_ECONFIG, "data.eval = \"%s\": expected empty or a group path starting with '/', such as /test", c->data.eval);
+  int64_t first, last;
+  if (!nn_config_trace_steps(c, &first, &last) && strcmp(c->log.trace, "false"))
+    return NN_FAIL(NN_ECONFIG, "log.trace = \"%s\": expected false, true (steps 1-%d) or a range of steps FIRST-LAST "
+                               "such as 200-300", c->log.trace, NN_TRACE_DEFAULT_STEPS);
   if (c->train.reduce == NN_REDUCE_EXACT && c->data.sampling != NN_SAMPLING_GLOBAL)
     return NN_FAIL(NN_ECONFIG, "train.reduce = exact requires data.sampling = global (shard batches depend on the "
                                "rank count)");
   return NN_OK;
+}
+
+bool nn_config_trace_steps(const nn_config *c, int64_t *first, int64_t *last) {
+  long long a, b;
+  char tail;
+  *first = 1, *last = 0;
+  if (!strcmp(c->log.trace, "true")) return *last = NN_TRACE_DEFAULT_STEPS, true;
+  if (sscanf(c->log.trace, "%lld-%lld%c", &a, &b, &tail) == 2 && a >= 1 && b >= a && b - a < 1000000 &&
+      strspn(c->log.trace, "0123456789-") == strlen(c->log.trace))
+    return *first = a, *last = b, true;
+  return false;
 }
 
 /* ---- loading: defaults, file, --set, validation */

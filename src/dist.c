@@ -218,9 +218,10 @@ int nn_dist_barrier(void) {
   return NN_OK;
 }
 
-int nn_dist_gather_f32(const float *send, int64_t n, float *recv) {
+/* Variable-count gather of n values of type to rank 0, in rank order. */
+static int gather(const void *send, int64_t n, void *recv, MPI_Datatype type, size_t elem) {
   if (size_ == 1) {
-    memcpy(recv, send, sizeof(float) * (size_t)n);
+    memcpy(recv, send, elem * (size_t)n);
     return NN_OK;
   }
   int cnt = (int)n, *counts = NULL, *displs = NULL, rc = NN_OK, err;
@@ -235,11 +236,39 @@ int nn_dist_gather_f32(const float *send, int64_t n, float *recv) {
     displs = counts + size_;
     for (int i = 1; i < size_; i++) displs[i] = displs[i - 1] + counts[i - 1];
   }
-  err = MPI_Gatherv(send, cnt, MPI_FLOAT, recv, counts, displs, MPI_FLOAT, 0, MPI_COMM_WORLD);
+  err = MPI_Gatherv(send, cnt, type, recv, counts, displs, type, 0, MPI_COMM_WORLD);
   free(counts);
   if (err != MPI_SUCCESS) return failed(err, "a gather");
   end();
   return NN_OK;
+}
+
+int nn_dist_gather_f32(const float *send, int64_t n, float *recv) { return gather(send, n, recv, MPI_FLOAT, 4); }
+int nn_dist_gather_f64(const double *send, int64_t n, double *recv) { return gather(send, n, recv, MPI_DOUBLE, 8); }
+
+/* ---- where the ranks run */
+
+static char (*hosts)[NN_DIST_HOST_MAX]; /* every rank's host name, by rank (nn_dist_hosts) */
+
+int nn_dist_hosts(void) {
+  if (hosts) return NN_OK;
+  char mine[NN_DIST_HOST_MAX] = "";
+  if (gethostname(mine, sizeof mine - 1) != 0) snprintf(mine, sizeof mine, "?");
+  int rc = (hosts = calloc((size_t)size_, sizeof *hosts)) ? NN_OK : NN_FAIL(NN_ENOMEM, "host table");
+  if ((rc = nn_dist_agree(rc))) return free(hosts), hosts = NULL, rc;
+  if (size_ == 1) return memcpy(hosts[0], mine, sizeof mine), NN_OK;
+  begin("exchanging host names");
+  int err = MPI_Allgather(mine, NN_DIST_HOST_MAX, MPI_CHAR, hosts, NN_DIST_HOST_MAX, MPI_CHAR, MPI_COMM_WORLD);
+  if (err != MPI_SUCCESS) {
+    free(hosts), hosts = NULL;
+    return failed(err, "exchanging host names");
+  }
+  end();
+  return NN_OK;
+}
+
+const char *nn_dist_host(int rank) {
+  return hosts && rank >= 0 && rank < size_ ? hosts[rank] : "?";
 }
 
 int nn_dist_agree(int status) {

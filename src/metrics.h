@@ -16,14 +16,23 @@
 
 enum { NN_T_DATA, NN_T_FORWARD, NN_T_BACKWARD, NN_T_REDUCE, NN_T_OPTIM, NN_T_EVAL, NN_T_CKPT, NN_T_COUNT };
 
+struct nn_trace;
+
 typedef struct nn_timers {
   double t[NN_T_COUNT]; /* seconds per phase on this rank */
   int64_t steps;        /* steps timed */
   int n_ckpt;           /* checkpoints written (for the mean checkpoint time) */
+  struct nn_trace *trace; /* log.trace: every phase also goes to the timeline; NULL = off */
 } nn_timers;
 
+/* Adds the phase (NN_T_*; NN_T_COUNT is a whole step, traced only) that ran from t0 to t1 to
+ * the timers and the trace. Returns t1, so phases can be chained: t = nn_timers_add(tm, P, t, nn_now()). */
+double nn_timers_add(nn_timers *tm, int phase, double t0, double t1);
+
 typedef struct nn_metrics {
-  FILE *log;            /* rank 0's progress and report stream; NULL = silent (log.progress = none) */
+  FILE *log;            /* rank 0's progress and report stream; NULL elsewhere */
+  bool no_progress;     /* log.progress = none: no bar or step lines (evaluations, checkpoints and
+                           the summary are still reported) */
   FILE *warn;           /* rank 0's warnings and the lines that matter for data safety, whatever
                            log.progress says; NULL elsewhere */
   FILE *jsonl;          /* <run_dir>/metrics.jsonl (rank 0); NULL elsewhere */

@@ -25,11 +25,8 @@ _Static_assert((int)T_COUNT <= (int)NN_GRAD_EXTRA,
  * associative, so the reduced gradient does not depend on the rank count either. */
 enum { FIX_BITS = 32, FIX_LOSS_BITS = 20 };
 
-static double seconds_since(double *t) {
-  double now = nn_now(), d = now - *t;
-  *t = now;
-  return d;
-}
+/* Ends phase (NN_T_*) that began at *t: timers and trace; *t becomes now. */
+static void phase(nn_step *s, int which, double *t) { *t = nn_timers_add(s->tm, which, *t, nn_now()); }
 
 /* ---- set-up */
 
@@ -88,23 +85,22 @@ void nn_step_free(nn_step *s) {
 /* ---- this rank's gradient sums */
 
 /* Forward and backward of n gathered rows: gradient sums into net->grads, loss and correct
- * counts added to *loss and *correct. */
-static void forward_backward(nn_step *s, int n, double *loss, int64_t *correct) {
+ * counts added to *loss and *correct. The data phase began at *t; *t ends at the backward's end. */
+static void forward_backward(nn_step *s, int n, double *loss, int64_t *correct, double *t) {
   nn_net *net = s->net;
   bool labels = s->data->y != NULL;
-  double t = nn_now();
   nn_loader_gather(s->data, s->rows, n, s->X, labels ? s->y : NULL, labels ? NULL : s->Y);
   nn_targets tg = labels ? (nn_targets){s->y, NULL} : (nn_targets){NULL, s->Y};
-  s->tm->t[NN_T_DATA] += seconds_since(&t);
+  phase(s, NN_T_DATA, t);
   if (n > 0) {
     nn_net_forward(net, s->X, n);
     *loss += nn_net_loss_sum(net, tg, n);
     if (labels) *correct += nn_net_count_correct(net, s->y, n);
   }
-  s->tm->t[NN_T_FORWARD] += seconds_since(&t);
+  phase(s, NN_T_FORWARD, t);
   if (n > 0) nn_net_backward(net, s->X, tg, n);
   else memset(net->grads, 0, sizeof(float) * net->n_params);
-  s->tm->t[NN_T_BACKWARD] += seconds_since(&t);
+  phase(s, NN_T_BACKWARD, t);
 }
 
 /* round(v) for |v| < 2^51: adding 1.5·2^52 leaves round(v) in the low mantissa bits (rounding
@@ -137,17 +133,17 @@ static void from_fixed(float *restrict g, const int64_t *restrict acc, size_t n)
 }
 
 /* fast: this rank's rows in one forward/backward; the tail holds its scalars. */
-static void sums_fast(nn_step *s, int64_t k, double *tail) {
+static void sums_fast(nn_step *s, int64_t k, double *tail, double *t) {
   double loss = 0;
   int64_t correct = 0;
   int n = (int)nn_sampler_rows(s->sampler, k, s->rows);
-  forward_backward(s, n, &loss, &correct);
+  forward_backward(s, n, &loss, &correct, t);
   tail[T_LOSS] = loss, tail[T_ROWS] = n, tail[T_CORRECT] = (double)correct;
 }
 
 /* exact: this rank's whole chunks, each converted to fixed point; the tail (int64) holds its
  * scalars, the loss in fixed point too, and a range error in T_ERR. */
-static void sums_exact(nn_step *s, int64_t k, int64_t *tail) {
+static void sums_exact(nn_step *s, int64_t k, int64_t *tail, double *t) {
   const size_t P = s->net->n_params;
   const int G = s->c->train.exact_chunks;
   /* a chunk's gradient sums must stay below 2^50 once scaled (to_fixed needs < 2^51), and G
@@ -162,12 +158,11 @@ static void sums_exact(nn_step *s, int64_t k, int64_t *tail) {
     double loss = 0;
     int n = (int)nn_sampler_chunk(s->sampler, k, (int)j, G, s->rows);
     if (n == 0) continue;
-    forward_backward(s, n, &loss, &correct);
-    double t = nn_now();
+    forward_backward(s, n, &loss, &correct, t);
     tail[T_ERR] |= add_fixed(s->acc, s->net->grads, P, limit) | !(fabs(loss) < loss_limit);
     tail[T_LOSS] += to_fixed(loss * ldexp(1.0, FIX_LOSS_BITS));
     tail[T_ROWS] += n;
-    s->tm->t[NN_T_REDUCE] += seconds_since(&t);
+    phase(s, NN_T_REDUCE, t);
   }
   tail[T_CORRECT] = correct;
 }
@@ -249,25 +244,33 @@ static int reduce_exact(nn_step *s, double *tail) {
 
 /* ---- the step */
 
+static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_step_out *out, double t);
+
 int nn_step_run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_step_out *out) {
+  const double t_step = nn_now();
+  int rc = run(s, k, lr, stop, ckpt_time, out, t_step);
+  nn_timers_add(s->tm, NN_T_COUNT, t_step, nn_now()); /* the whole step, for the trace */
+  return rc;
+}
+
+/* The phases chain from t: each begins where the previous ended. */
+static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_step_out *out, double t) {
   nn_net *net = s->net;
-  double tail[T_COUNT] = {0}, t;
+  double tail[T_COUNT] = {0};
   int rc;
   const bool exact = s->c->train.reduce == NN_REDUCE_EXACT;
   if (exact) {
     int64_t *mine = s->acc + net->n_params;
-    sums_exact(s, k, mine);
+    sums_exact(s, k, mine, &t);
     mine[T_STOP] = stop, mine[T_CKPT_TIME] = ckpt_time;
-    t = nn_now();
     rc = reduce_exact(s, tail);
   } else {
     double mine[T_COUNT] = {0};
-    sums_fast(s, k, mine);
+    sums_fast(s, k, mine, &t);
     mine[T_STOP] = stop, mine[T_CKPT_TIME] = ckpt_time;
-    t = nn_now();
     rc = s->sharded ? reduce_fast_sharded(s, mine, tail) : reduce_fast(s, mine, tail);
   }
-  s->tm->t[NN_T_REDUCE] += seconds_since(&t);
+  phase(s, NN_T_REDUCE, &t);
   if (rc) return rc;
   *out = (nn_step_out){tail[T_LOSS], tail[T_ROWS], tail[T_CORRECT], tail[T_STOP] > 0, tail[T_CKPT_TIME] > 0};
 
@@ -290,13 +293,13 @@ int nn_step_run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_s
     finite = isfinite(s->blocks[0]); /* some rank's slice holds a NaN or Inf */
   }
   finite = finite && nn_optim_step(&s->opt, net->params + s->lo, reduced(s), scale, clip, lr);
-  s->tm->t[NN_T_OPTIM] += seconds_since(&t);
+  phase(s, NN_T_OPTIM, &t);
   if (!finite)
     return NN_FAIL(NN_ENUMERIC, "non-finite gradient (NaN or Inf); lower optim.lr, set optim.clip_norm, or check the "
                                 "data");
   if (s->sharded) {
     rc = nn_dist_allgather_f32(net->params, s->counts, s->displs);
-    s->tm->t[NN_T_REDUCE] += seconds_since(&t);
+    phase(s, NN_T_REDUCE, &t);
   }
   return rc;
 }

@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "metrics.h"
 #include "step.h"
+#include "trace.h"
 #include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
 #include "nnmpi/eval.h"
@@ -63,6 +64,7 @@ typedef struct run {
   double t_start, elapsed0, last_ckpt_time;
   nn_timers tm;
   nn_metrics metrics;
+  nn_trace trace;     /* log.trace: the timeline of a window of steps */
 } run;
 
 /* Rank 0 writes the checkpoint and rotates; every rank learns the outcome. */
@@ -80,8 +82,7 @@ static int checkpoint(run *r) {
   }
   nn_step_release_optim(&r->st, opt);
   rc = nn_dist_agree(rc);
-  double dt = nn_now() - t0;
-  r->tm.t[NN_T_CKPT] += dt;
+  double dt = nn_timers_add(&r->tm, NN_T_CKPT, t0, nn_now()) - t0;
   r->tm.n_ckpt++;
   r->last_ckpt_time = nn_now();
   if (rc == NN_OK) {
@@ -191,6 +192,7 @@ static int step(run *r, int64_t k, bool *stop, bool *ckpt_time) {
   nn_step_out s;
   requests(r, &want_stop, &want_ckpt);
   nn_dist_set_step(r->prog.step + 1);
+  r->trace.step = r->prog.step + 1;
   float lr = nn_optim_lr(&r->c->optim, r->prog.step, r->total_steps);
   int rc = nn_step_run(&r->st, k, lr, want_stop, want_ckpt, &s);
   if (rc)
@@ -210,7 +212,7 @@ static int evaluate(run *r) {
   double t0 = nn_now();
   nn_eval_result e;
   int rc = nn_evaluate(&r->net, &r->eval, r->X, r->y, r->Y, &e);
-  r->tm.t[NN_T_EVAL] += nn_now() - t0;
+  nn_timers_add(&r->tm, NN_T_EVAL, t0, nn_now());
   if (rc) return rc;
   r->prog.eval_epoch = (int)r->prog.epoch + 1;
   r->prog.eval_loss = e.loss;
@@ -250,7 +252,7 @@ static int setup(run *r) {
   } else {
     nn_metrics_open(&r->metrics, NULL, NULL, false, c, NULL);
   }
-  if ((rc = nn_dist_agree(rc))) return rc;
+  if ((rc = nn_dist_agree(rc)) || (rc = nn_dist_hosts())) return rc;
   if ((rc = nn_loader_open_config(&r->train, c, "train"))) return rc;
   r->have_eval = c->data.eval[0] && c->train.eval_every > 0;
   if (r->have_eval && (rc = nn_loader_open_config(&r->eval, c, "eval"))) return rc;
@@ -287,6 +289,7 @@ static void teardown(run *r) {
   free(r->sampler.perm);
   free(r->rows);
   nn_metrics_close(&r->metrics);
+  nn_trace_free(&r->trace);
 }
 
 static int train_loop(run *r) {
@@ -353,16 +356,29 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   if (!rc) {
     r->elapsed0 = r->prog.elapsed;
     r->t_start = r->last_ckpt_time = nn_now();
+    int64_t first, last;
+    if (nn_config_trace_steps(c, &first, &last)) {
+      rc = nn_trace_init(&r->trace, first, last);
+      r->tm.trace = &r->trace;
+    }
     r->metrics.sharded = r->st.sharded;
     nn_metrics_start(&r->metrics, c, &r->train, r->have_eval ? &r->eval : NULL, &r->net, resumed ? r->last_ckpt : NULL,
                      &r->prog, r->steps_per_epoch, r->ckpt_dir);
     if (resumed && finished(r)) nn_metrics_warn(&r->metrics, "training is already complete (step %lld, epoch %lld): nothing to do",
                                                 (long long)r->prog.step, (long long)r->prog.epoch);
-    else rc = train_loop(r);
+    else if (!rc) rc = train_loop(r);
     /* replicas must still agree bit for bit: one update rule applied to one reduced gradient */
     if (rc == NN_OK || rc == NN_ESTOPPED) {
       int vr = nn_dist_agree(verify_replicas(&r->net));
       rc = vr ? vr : rc;
+    }
+    if (r->tm.trace && rc != NN_EPEER) {
+      char path[NN_PATH_MAX + 32];
+      snprintf(path, sizeof path, "%s/trace.json", r->run_dir);
+      int tr = nn_trace_write(&r->trace, path);
+      if (tr) nn_metrics_warn(&r->metrics, "%s", nn_errmsg());
+      else nn_metrics_note(&r->metrics, "trace: %s (steps %lld-%lld; open in Perfetto or chrome://tracing)", path,
+                           (long long)r->trace.first, (long long)r->trace.last);
     }
     r->prog.elapsed = r->elapsed0 + (nn_now() - r->t_start);
     if (rc == NN_OK || rc == NN_ESTOPPED) nn_metrics_summary(&r->metrics, &r->prog, &r->tm, nn_now() - r->t_start);

@@ -58,6 +58,7 @@ typedef struct nn_config {
     char run_dir[NN_PATH_MAX];   /* metrics and checkpoints go here */
     int every_steps;             /* one progress line every N steps (non-terminal output) */
     nn_progress progress;
+    char trace[32];              /* timeline of a window of steps: false | true | FIRST-LAST */
   } log;
 } nn_config;
 
@@ -74,6 +75,12 @@ int nn_config_set(nn_config *c, const char *assignment);
 
 /* Cross-field checks (layer list vs activation/loss pairs, ranges). NN_ECONFIG on failure. */
 int nn_config_validate(const nn_config *c);
+
+/* Steps traced when log.trace = true. */
+enum { NN_TRACE_DEFAULT_STEPS = 100 };
+/* The window of log.trace: steps [*first, *last] (1-based global steps); false when off.
+ * log.trace is validated by nn_config_validate. */
+bool nn_config_trace_steps(const nn_config *c, int64_t *first, int64_t *last);
 
 /* The one way train, config and gradcheck build a config: defaults, then the INI file at path
  * (when non-NULL; a text file of at most 16 MiB), then each of the n_sets "section.key=value"

@@ -49,6 +49,13 @@ int nn_dist_barrier(void);
 /* Gathers n floats of every rank, in rank order, into recv on rank 0 (which must hold the sum
  * of all n; ignored elsewhere). */
 int nn_dist_gather_f32(const float *send, int64_t n, float *recv);
+int nn_dist_gather_f64(const double *send, int64_t n, double *recv);
+
+/* Host names: nn_dist_hosts (collective, once) exchanges every rank's host name; nn_dist_host(r)
+ * then names rank r's host on every rank ("?" before or for a bad rank). */
+enum { NN_DIST_HOST_MAX = 64 };
+int nn_dist_hosts(void);
+const char *nn_dist_host(int rank);
 
 /* Sharded reduction: buf (the same layout on every rank, parts of counts[r] values in rank
  * order) is summed across ranks and this rank receives the sum of its own part in out
