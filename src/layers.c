@@ -1,5 +1,6 @@
 /* layers: activations (forward/backward pairs) and losses (value/delta pairs).
  * Layer 2: libc only. */
+#include "nnmpi/simd.h"
 #include "nnmpi/layers.h"
 
 #include <math.h>
@@ -16,7 +17,7 @@ static float sigmoidf(float z) {
   return e / (1.0f + e);
 }
 
-void nn_act_forward(nn_act act, float slope, const float *Z, float *A, int B, int n) {
+NN_SIMD void nn_act_forward(nn_act act, float slope, const float *Z, float *A, int B, int n) {
   size_t count = (size_t)B * n;
   switch (act) {
   case NN_ACT_SIGMOID:
@@ -46,7 +47,7 @@ void nn_act_forward(nn_act act, float slope, const float *Z, float *A, int B, in
   }
 }
 
-void nn_act_backward(nn_act act, float slope, const float *Z, const float *A, const float *dA, float *dZ, int B,
+NN_SIMD void nn_act_backward(nn_act act, float slope, const float *Z, const float *A, const float *dA, float *dZ, int B,
                      int n) {
   size_t count = (size_t)B * n;
   switch (act) {
@@ -92,7 +93,7 @@ double nn_loss_sum(nn_loss loss, const float *Z, const float *A, nn_targets t, i
   return sum;
 }
 
-void nn_loss_backward(nn_loss loss, nn_act out, float slope, const float *Z, const float *A,
+NN_SIMD void nn_loss_backward(nn_loss loss, nn_act out, float slope, const float *Z, const float *A,
                       nn_targets t, int B, int K, float *dZ) {
   for (int i = 0; i < B; i++)
     for (int k = 0; k < K; k++) {

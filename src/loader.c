@@ -2,6 +2,7 @@
  * (shard sampling), the built-in synthetic sets, and batch assembly from held rows.
  * Layer 5: dataset for reads and row checks, synth, config, dist for agreement and
  * node-shared memory; no MPI_* or HDF5 calls of its own. */
+#include "nnmpi/simd.h"
 #include "nnmpi/loader.h"
 
 #include <stdio.h>
@@ -215,7 +216,7 @@ int nn_loader_open_config(nn_loader *ld, const nn_config *c, const char *which) 
   return rc;
 }
 
-void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, float *out_X,
+NN_SIMD void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, float *out_X,
                       int32_t *out_y, float *out_Y) {
   const nn_split_info *info = &ld->info;
   const size_t d = (size_t)info->d, k = (size_t)info->k;

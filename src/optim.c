@@ -1,6 +1,7 @@
 /* optim: SGD, momentum, Nesterov, Adam, AdamW, weight decay, gradient clipping and the
  * learning-rate schedule, over flat float arrays. Layer 3: libc, status.
  * The optimiser state (velocity, or m | v) is one allocation; with o->t it is all a resume needs. */
+#include "nnmpi/simd.h"
 #include "nnmpi/optim.h"
 
 #include <math.h>
@@ -77,7 +78,7 @@ static inline int non_finite(const float *p) {
  * correctly rounded either way, so the bits do not change). Each returns non-zero when some g
  * is not finite. The gradient is gi = (g·scale)·clip, computed as two roundings so that a
  * mean taken here has the bits of a mean taken in a separate pass. */
-static int sgd(size_t n, float *restrict p, const float *restrict g, float scale, float clip, float l2, float lr) {
+NN_SIMD static int sgd(size_t n, float *restrict p, const float *restrict g, float scale, float clip, float l2, float lr) {
   int bad = 0;
   for (size_t i = 0; i < n; i++) {
     bad |= non_finite(g + i);
@@ -86,7 +87,7 @@ static int sgd(size_t n, float *restrict p, const float *restrict g, float scale
   return bad;
 }
 
-static int momentum(size_t n, float *restrict p, const float *restrict g, float *restrict v, float scale, float clip,
+NN_SIMD static int momentum(size_t n, float *restrict p, const float *restrict g, float *restrict v, float scale, float clip,
                     float l2, float lr, float mu, int nesterov) {
   int bad = 0;
   for (size_t i = 0; i < n; i++) {
@@ -98,7 +99,7 @@ static int momentum(size_t n, float *restrict p, const float *restrict g, float 
   return bad;
 }
 
-static int adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+NN_SIMD static int adam(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
                 float scale, float clip, float b1, float b2, float l2, float step, float rbc2, float decay, float eps) {
   int bad = 0;
   for (size_t i = 0; i < n; i++) {

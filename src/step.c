@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnmpi/simd.h"
 #include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
 #include "nnmpi/status.h"
@@ -114,7 +115,7 @@ static inline int64_t to_fixed(double v) {
 
 /* acc += fixed(g·2^FIX_BITS) over n values, in one pass that also flags |g| >= limit, Inf and
  * NaN (from the bit patterns, so it vectorises: |g|'s bits grow with |g|). */
-static int add_fixed(int64_t *restrict acc, const float *restrict g, size_t n, float limit) {
+NN_SIMD static int add_fixed(int64_t *restrict acc, const float *restrict g, size_t n, float limit) {
   int32_t lim_bits, over = 0;
   memcpy(&lim_bits, &limit, sizeof lim_bits);
   const double scale = ldexp(1.0, FIX_BITS);
@@ -127,7 +128,7 @@ static int add_fixed(int64_t *restrict acc, const float *restrict g, size_t n, f
   return over;
 }
 
-static void from_fixed(float *restrict g, const int64_t *restrict acc, size_t n) {
+NN_SIMD static void from_fixed(float *restrict g, const int64_t *restrict acc, size_t n) {
   const double inv = ldexp(1.0, -FIX_BITS);
   for (size_t i = 0; i < n; i++) g[i] = (float)((double)acc[i] * inv);
 }

@@ -1,5 +1,6 @@
 /* tensor: CBLAS-backed row-major GEMM and small vector helpers.
  * Layer 1: CBLAS only. */
+#include "nnmpi/simd.h"
 #include "nnmpi/tensor.h"
 
 #include <cblas.h>
@@ -12,7 +13,7 @@ void nn_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float *A,
               k, alpha, A, ta ? m : k, B, tb ? k : n, beta, C, n);
 }
 
-void nn_colsum(const float *X, int m, int n, float *out) {
+NN_SIMD void nn_colsum(const float *X, int m, int n, float *out) {
   memset(out, 0, sizeof(float) * (size_t)n);
   for (int i = 0; i < m; i++) {
     const float *row = X + (size_t)i * n;

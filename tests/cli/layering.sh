@@ -10,7 +10,7 @@ cd "$SRC"
 
 # The layer of every unit (file name without .c/.h). A new file must be added here.
 declare -A group
-for u in status rng hash clock version; do group[$u]=L0; done
+for u in status rng hash clock simd version; do group[$u]=L0; done
 group[tensor]=L1
 group[layers]=L2
 for u in net optim gradcheck synth sampler; do group[$u]=L3; done
