@@ -100,9 +100,10 @@ static const cfg_key keys[] = {
      "order, so runs on different rank counts drift apart by rounding); exact = fixed-point sums over "
      "fixed chunks of each batch, bit-identical weights on any rank count (needs sampling = global and "
      "at most exact_chunks ranks)"},
-    {"train", "exact_chunks", T_INT, F(train, exact_chunks), "16", NULL, 1, 4096, 0,
+    {"train", "exact_chunks", T_INT, F(train, exact_chunks), "0", NULL, 0, 4096, 0,
      "reduce = exact: rows of every global batch are split into this many fixed chunks, computed whole by "
-     "one rank each; more chunks allow more ranks, fewer run faster"},
+     "one rank each, so at most this many ranks; fewer, larger chunks run faster. 0 = auto: "
+     "batch_size / 32 (chunks of 32 rows), at least 1"},
     {"train", "shard_optimizer", T_ENUM, F(train, shard_optimizer), "auto", shard_names, 0, 0, 0,
      "true: each rank keeps the optimiser state of 1/N of the parameters and updates only those (a "
      "reduce-scatter of the gradient and an allgather of the parameters instead of one allreduce; the "
@@ -630,6 +631,12 @@ bool nn_config_trace_steps(const nn_config *c, int64_t *first, int64_t *last) {
       strspn(c->log.trace, "0123456789-") == strlen(c->log.trace))
     return *first = a, *last = b, true;
   return false;
+}
+
+int nn_config_exact_chunks(const nn_config *c) {
+  if (c->train.exact_chunks > 0) return c->train.exact_chunks;
+  int g = c->train.batch_size / NN_EXACT_CHUNK_ROWS;
+  return g < 1 ? 1 : g > 4096 ? 4096 : g;
 }
 
 /* ---- loading: defaults, file, --set, validation */

@@ -113,17 +113,26 @@ static inline int64_t to_fixed(double v) {
   return bits - 0x4338000000000000LL;
 }
 
-/* acc += fixed(g·2^FIX_BITS) over n values, in one pass that also flags |g| >= limit, Inf and
- * NaN (from the bit patterns, so it vectorises: |g|'s bits grow with |g|). */
-NN_SIMD static int add_fixed(int64_t *restrict acc, const float *restrict g, size_t n, float limit) {
+/* acc = (first ? 0 : acc) + fixed(g·2^FIX_BITS) over n values, in one pass that also flags
+ * |g| >= limit, Inf and NaN (from the bit patterns, so it vectorises: |g|'s bits grow with |g|). */
+NN_SIMD static int add_fixed(int64_t *restrict acc, const float *restrict g, size_t n, float limit, bool first) {
   int32_t lim_bits, over = 0;
   memcpy(&lim_bits, &limit, sizeof lim_bits);
   const double scale = ldexp(1.0, FIX_BITS);
-  for (size_t i = 0; i < n; i++) {
-    int32_t b;
-    memcpy(&b, &g[i], sizeof b);
-    over |= (b & 0x7fffffff) >= lim_bits;
-    acc[i] += to_fixed((double)g[i] * scale);
+  if (first) {
+    for (size_t i = 0; i < n; i++) {
+      int32_t b;
+      memcpy(&b, &g[i], sizeof b);
+      over |= (b & 0x7fffffff) >= lim_bits;
+      acc[i] = to_fixed((double)g[i] * scale);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      int32_t b;
+      memcpy(&b, &g[i], sizeof b);
+      over |= (b & 0x7fffffff) >= lim_bits;
+      acc[i] += to_fixed((double)g[i] * scale);
+    }
   }
   return over;
 }
@@ -146,13 +155,13 @@ static void sums_fast(nn_step *s, int64_t k, double *tail, double *t) {
  * scalars, the loss in fixed point too, and a range error in T_ERR. */
 static void sums_exact(nn_step *s, int64_t k, int64_t *tail, double *t) {
   const size_t P = s->net->n_params;
-  const int G = s->c->train.exact_chunks;
+  const int G = nn_config_exact_chunks(s->c);
   /* a chunk's gradient sums must stay below 2^50 once scaled (to_fixed needs < 2^51), and G
    * of them below 2^62; the loss likewise with its own scale */
   const float limit = (float)fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / G);
   const double loss_limit = fmin(ldexp(1.0, 50 - FIX_LOSS_BITS), ldexp(1.0, 62 - FIX_LOSS_BITS) / G);
   int64_t clo, chi, correct = 0;
-  memset(s->acc, 0, sizeof(int64_t) * P);
+  bool first = true;
   memset(tail, 0, sizeof(int64_t) * T_COUNT);
   nn_shard_range(G, nn_dist_rank(), nn_dist_size(), &clo, &chi);
   for (int64_t j = clo; j < chi; j++) {
@@ -160,11 +169,13 @@ static void sums_exact(nn_step *s, int64_t k, int64_t *tail, double *t) {
     int n = (int)nn_sampler_chunk(s->sampler, k, (int)j, G, s->rows);
     if (n == 0) continue;
     forward_backward(s, n, &loss, &correct, t);
-    tail[T_ERR] |= add_fixed(s->acc, s->net->grads, P, limit) | !(fabs(loss) < loss_limit);
+    tail[T_ERR] |= add_fixed(s->acc, s->net->grads, P, limit, first) | !(fabs(loss) < loss_limit);
+    first = false;
     tail[T_LOSS] += to_fixed(loss * ldexp(1.0, FIX_LOSS_BITS));
     tail[T_ROWS] += n;
     phase(s, NN_T_REDUCE, t);
   }
+  if (first) memset(s->acc, 0, sizeof(int64_t) * P); /* no rows on this rank this step */
   tail[T_CORRECT] = correct;
 }
 
@@ -236,8 +247,8 @@ static int reduce_exact(nn_step *s, double *tail) {
                    "train.reduce = exact: a gradient sum of a chunk is non-finite or beyond the "
                    "fixed-point range +-%g, or a loss sum beyond +-%g; lower optim.lr, or use "
                    "train.reduce = fast",
-                   fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / s->c->train.exact_chunks),
-                   fmin(ldexp(1.0, 50 - FIX_LOSS_BITS), ldexp(1.0, 62 - FIX_LOSS_BITS) / s->c->train.exact_chunks));
+                   fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / nn_config_exact_chunks(s->c)),
+                   fmin(ldexp(1.0, 50 - FIX_LOSS_BITS), ldexp(1.0, 62 - FIX_LOSS_BITS) / nn_config_exact_chunks(s->c)));
   if (s->sharded) from_fixed(s->g_part, s->acc_part, (size_t)(s->hi - s->lo));
   else from_fixed(s->net->grads, s->acc, P);
   return NN_OK;

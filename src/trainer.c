@@ -233,9 +233,11 @@ static bool finished(const run *r) {
 static int setup(run *r) {
   const nn_config *c = r->c;
   int W = nn_dist_size(), rc = NN_OK;
-  if (c->train.reduce == NN_REDUCE_EXACT && c->train.exact_chunks < W)
-    return NN_FAIL(NN_ECONFIG, "train.reduce = exact with train.exact_chunks = %d chunks per batch cannot use %d ranks: "
-                               "raise train.exact_chunks to at least %d", c->train.exact_chunks, W, W);
+  int G = nn_config_exact_chunks(c);
+  if (c->train.reduce == NN_REDUCE_EXACT && G < W)
+    return NN_FAIL(NN_ECONFIG, "train.reduce = exact with %d chunks per batch (train.exact_chunks = %d%s) cannot use %d "
+                               "ranks: set train.exact_chunks to at least %d (bits then differ from runs with %d chunks)",
+                   G, c->train.exact_chunks, c->train.exact_chunks ? "" : ": auto, batch_size / 32", W, W, G);
   if (c->train.batch_size < W)
     return NN_FAIL(NN_ECONFIG, "train.batch_size = %d is smaller than the number of ranks (%d): every rank "
                                "needs at least one row of each global batch", c->train.batch_size, W);

@@ -40,7 +40,7 @@ typedef struct nn_config {
     int blas_threads;            /* BLAS threads per rank */
     int watchdog_seconds;        /* a collective stalled this long is an error; 0 = off */
     nn_reduce reduce;            /* fast: float allreduce; exact: same bits on any rank count */
-    int exact_chunks;            /* exact: each global batch is this many fixed chunks of rows */
+    int exact_chunks;            /* exact: each global batch is this many fixed chunks; 0 = auto */
     nn_shard_mode shard_optimizer; /* optimiser state and update split across ranks (ZeRO-1) */
   } train;
   nn_optim_spec optim;           /* [optim] */
@@ -75,6 +75,12 @@ int nn_config_set(nn_config *c, const char *assignment);
 
 /* Cross-field checks (layer list vs activation/loss pairs, ranges). NN_ECONFIG on failure. */
 int nn_config_validate(const nn_config *c);
+
+/* train.exact_chunks = 0 (auto) means chunks of this many rows. */
+enum { NN_EXACT_CHUNK_ROWS = 32 };
+/* The chunks per global batch of reduce = exact: train.exact_chunks, or for 0 (auto)
+ * batch_size / NN_EXACT_CHUNK_ROWS (at least 1). At most that many ranks can run. */
+int nn_config_exact_chunks(const nn_config *c);
 
 /* Steps traced when log.trace = true. */
 enum { NN_TRACE_DEFAULT_STEPS = 100 };

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # adam (state m, v, t) + warmup + cosine: everything that resume must restore exactly
-cfg=(-c "$SRC/configs/spirals.ini" --set train.epochs=4 --set optim.schedule=cosine --set optim.warmup_steps=20
+cfg=(-c "$SRC/configs/spirals.ini" --set train.exact_chunks=8 --set train.epochs=4 --set optim.schedule=cosine --set optim.warmup_steps=20
      --set optim.min_lr=1e-4 --set checkpoint.every_steps=25)
 evals() { grep '"event":"eval"' "$1/metrics.jsonl" | sed -E 's/^\{"time":[0-9.]+,//'; }
 

@@ -38,7 +38,7 @@ done
 # 4b. reduce = exact: bit-identical weights and optimiser state on 1, 2, 3 and 4 ranks
 for np in 1 2 3 4; do
   expect_rc 0 "exact reduction on $np rank(s)" mpi $np train -c "$SRC/configs/spirals.ini" --set train.max_steps=100 \
-    --set train.reduce=exact --set log.run_dir=exact$np
+    --set train.reduce=exact --set train.exact_chunks=8 --set log.run_dir=exact$np
 done
 for np in 2 3 4; do
   if h5diff -q "$(newest_ckpt exact1)" "$(newest_ckpt exact$np)" /model /model && \
@@ -47,7 +47,9 @@ for np in 2 3 4; do
   else fail "exact: np=$np differs from np=1"; fi
 done
 expect_rc 2 "exact with more ranks than chunks" mpi 3 train --set train.reduce=exact --set train.exact_chunks=2 --set log.run_dir=x
-expect_out "raise train.exact_chunks" "tells what to change"
+expect_out "set train.exact_chunks to at least 3" "tells what to change"
+expect_rc 2 "exact, auto chunks (batch 64 / 32 = 2) on 3 ranks" mpi 3 train --set train.reduce=exact --set log.run_dir=x
+expect_out "2 chunks per batch (train.exact_chunks = 0: auto" "names the automatic chunk count"
 expect_rc 2 "exact with shard sampling" mpi 1 train --set train.reduce=exact --set data.sampling=shard --set log.run_dir=x
 expect_out "requires data.sampling = global" "names the conflict"
 
@@ -57,11 +59,11 @@ expect_out "requires data.sampling = global" "names the conflict"
 # on 2 ranks (where a sum of two is the same either way) fast mode sharded equals unsharded
 for sh in true false; do
   expect_rc 0 "exact + clipping, 3 ranks, shard_optimizer=$sh" mpi 3 train -c "$SRC/configs/spirals.ini" \
-    --set train.max_steps=60 --set train.reduce=exact --set optim.clip_norm=0.5 --set train.shard_optimizer=$sh \
+    --set train.max_steps=60 --set train.reduce=exact --set train.exact_chunks=8 --set optim.clip_norm=0.5 --set train.shard_optimizer=$sh \
     --set log.run_dir=clip3-$sh
 done
 expect_rc 0 "exact + clipping, 1 rank" mpi 1 train -c "$SRC/configs/spirals.ini" --set train.max_steps=60 \
-  --set train.reduce=exact --set optim.clip_norm=0.5 --set log.run_dir=clip1
+  --set train.reduce=exact --set train.exact_chunks=8 --set optim.clip_norm=0.5 --set log.run_dir=clip1
 for sh in true false; do
   if h5diff -q "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)" /model /model && \
      h5diff -q "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)" /optimizer /optimizer; then
