@@ -1,15 +1,11 @@
-/* dist: start-up, reductions, agreement, broadcasts and the collective watchdog over
- * MPI_COMM_WORLD. Layer 4: the only compilation unit (with dist_shm.c) that calls MPI_*.
- *
- * The watchdog is a thread that never calls MPI: every collective records when it started
- * (two atomic stores), and the thread, waking a few times per watchdog period, hands a message
- * to main's handler when one has been running too long. Collectives themselves stay plain
- * blocking MPI calls (a polled non-blocking collective costs more on shared memory). */
+/* dist: start-up, reductions, agreement and broadcasts over MPI_COMM_WORLD. Layer 4: with
+ * dist_shm.c the only code that calls MPI_*. Every collective runs between nn_dist_watch_begin
+ * and nn_dist_watch_end, so the watchdog (dist_watchdog.c) covers all of them; collectives
+ * themselves stay plain blocking MPI calls (a polled non-blocking collective costs more on
+ * shared memory). */
 #include "nnmpi/dist.h"
 
 #include <mpi.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,64 +60,6 @@ void nn_dist_abort(int exit_code) {
   exit(exit_code);
 }
 
-/* ---- the watchdog */
-
-static _Atomic int64_t wd_limit_ns;        /* 0: off */
-static _Atomic int64_t wd_since_ns;        /* start of the running collective; 0: none */
-static _Atomic(const char *) wd_what = ""; /* its name */
-static _Atomic int64_t wd_step = -1;       /* the training step, for the message; -1: none */
-static void (*_Atomic wd_handler)(const char *msg);
-static atomic_flag wd_started = ATOMIC_FLAG_INIT;
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void *watchdog_main(void *arg) {
-  (void)arg;
-  for (;;) {
-    int64_t limit = atomic_load(&wd_limit_ns), nap = limit > 0 ? limit / 8 : 100000000;
-    if (nap > 250000000) nap = 250000000;
-    if (nap < 10000000) nap = 10000000;
-    nanosleep(&(struct timespec){nap / 1000000000, nap % 1000000000}, NULL);
-    int64_t since = atomic_load(&wd_since_ns);
-    if (limit <= 0 || since <= 0 || now_ns() - since < limit) continue;
-    char msg[512], where[64] = "";
-    int64_t step = atomic_load(&wd_step);
-    if (step >= 0) snprintf(where, sizeof where, "step %lld: ", (long long)step);
-    snprintf(msg, sizeof msg,
-             "%s%s did not complete within %g s: another rank is stalled or dead (train.watchdog_seconds)", where,
-             atomic_load(&wd_what), (double)limit * 1e-9);
-    void (*h)(const char *) = atomic_load(&wd_handler);
-    if (h) h(msg); /* does not return */
-    _exit(1);
-  }
-  return NULL;
-}
-
-void nn_dist_on_watchdog(void (*handler)(const char *msg)) { atomic_store(&wd_handler, handler); }
-
-void nn_dist_set_watchdog(double seconds) {
-  atomic_store(&wd_limit_ns, seconds > 0 ? (int64_t)(seconds * 1e9) : 0);
-  if (seconds <= 0 || atomic_flag_test_and_set(&wd_started)) return;
-  pthread_t t;
-  pthread_attr_t a;
-  pthread_attr_init(&a);
-  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &a, watchdog_main, NULL) != 0) atomic_flag_clear(&wd_started);
-  pthread_attr_destroy(&a);
-}
-
-void nn_dist_set_step(int64_t step) { atomic_store(&wd_step, step); }
-
-/* Every collective runs between begin and end, so the watchdog covers all of them. */
-void nn_dist_watch_begin(const char *what) {
-  atomic_store(&wd_what, what);
-  atomic_store(&wd_since_ns, now_ns());
-}
-void nn_dist_watch_end(void) { atomic_store(&wd_since_ns, 0); }
 #define begin nn_dist_watch_begin
 #define end   nn_dist_watch_end
 

@@ -255,6 +255,14 @@ static int setup(run *r) {
     nn_metrics_open(&r->metrics, NULL, NULL, false, c, NULL);
   }
   if ((rc = nn_dist_agree(rc)) || (rc = nn_dist_hosts())) return rc;
+  /* heartbeats in the run directory, when every rank sees it (a shared file system) */
+  char hb[NN_PATH_MAX + 16];
+  snprintf(hb, sizeof hb, "%s/.ranks", r->run_dir);
+  if (nn_dist_size() > 1 && c->train.watchdog_seconds > 0) {
+    int seen = nn_dist_set_heartbeat(hb) == 0 ? NN_OK : NN_EIO;
+    if (nn_dist_barrier() == NN_OK && seen == NN_OK && !nn_dist_heartbeat_visible()) seen = NN_EIO;
+    nn_dist_heartbeat_on(nn_dist_agree(seen) == NN_OK);
+  }
   if ((rc = nn_loader_open_config(&r->train, c, "train"))) return rc;
   r->have_eval = c->data.eval[0] && c->train.eval_every > 0;
   if (r->have_eval && (rc = nn_loader_open_config(&r->eval, c, "eval"))) return rc;

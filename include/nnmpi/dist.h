@@ -73,6 +73,17 @@ int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs);
  * MPI. seconds <= 0 turns the watchdog off; the period can change at any time. */
 void nn_dist_set_watchdog(double seconds);
 void nn_dist_on_watchdog(void (*handler)(const char *message));
+/* Heartbeats, so the watchdog can name the ranks that fell silent: nn_dist_set_heartbeat(dir)
+ * makes dir (on a file system every rank sees, such as the run directory) and writes this
+ * rank's file rank-NNNNNN (host, pid, step, what it waits for) at once; rank 0 removes files
+ * of ranks beyond this job. nn_dist_heartbeat_visible tells whether this rank sees rank 0's
+ * and its neighbour's file; after the ranks agree that all see them, nn_dist_heartbeat_on(true)
+ * starts the beats (every watchdog period / 5, within 1..10 s). Then a watchdog message lists
+ * the lost ranks and hosts, and only the lowest live rank reports (the others exit quietly). */
+int nn_dist_set_heartbeat(const char *dir);
+bool nn_dist_heartbeat_visible(void);
+void nn_dist_heartbeat_on(bool on);
+
 /* The training step the watchdog's message names (-1: none). */
 void nn_dist_set_step(int64_t step);
 /* (dist_shm.c) Brackets a collective for the watchdog. */

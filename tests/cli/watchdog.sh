@@ -1,6 +1,7 @@
 #!/bin/bash
 # A rank that stops responding (SIGSTOP, as a hung node would) must not burn the allocation:
-# after train.watchdog_seconds the other rank reports the stalled collective and the job ends.
+# after train.watchdog_seconds the other rank reports the stalled collective, names the silent
+# rank and its host (heartbeats in the run directory), and the job ends.
 source "$(dirname "$0")/lib.sh"
 "$MPIEXEC" -n 2 "$NNMPI" train --set data.synth_samples=200000 --set train.epochs=50 \
   --set train.watchdog_seconds=3 --set log.run_dir=wd --set log.progress=lines >wd.out 2>&1 &
@@ -19,5 +20,7 @@ kill -KILL "$victim" 2>/dev/null || true
 [ $rc -ne 0 ] && [ $rc -ne 124 ] && pass "job ended with exit $rc" || { fail "job exit $rc"; tail -20 wd.out; }
 grep -q "did not complete within 3 s" wd.out && pass "message names the stalled collective" || { fail "no watchdog message"; tail -20 wd.out; }
 grep -q "step [0-9]" wd.out && pass "message names the step" || fail "step not named"
+grep -q "lost rank 1 on $(hostname)" wd.out && pass "message names the lost rank and its host" || fail "lost rank not named"
+[ "$(grep -c 'did not complete' wd.out)" = 1 ] && pass "one message" || fail "$(grep -c 'did not complete' wd.out) messages"
 [ $((t1 - t0)) -lt 30 ] && pass "ended $((t1 - t0)) s after the stall" || fail "took $((t1 - t0)) s"
 finish
