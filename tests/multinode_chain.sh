@@ -11,8 +11,8 @@ command -v h5diff >/dev/null || skip "h5diff (hdf5-tools) not installed"
 cluster_up 2
 "$NNMPI" data synth --kind spirals --n 4000 --out sp.h5 > /dev/null || fail "nnmpi data synth"
 export CONFIG=$SRC/configs/spirals.ini
-ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set model.layers=2,384,384,2 --set train.epochs=8
-      --set checkpoint.every_steps=20 --set log.progress=lines)   # 504 steps, long enough to cut on an idle machine
+ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set model.layers=2,384,384,2 --set train.epochs=10
+      --set checkpoint.every_steps=20 --set log.progress=lines)   # 630 steps, long enough to cut on an idle machine
 stopped_step() { sed -n 's/.*"event":"stopped","step":\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 running() { [ "$(job_field "$1" JobState)" = RUNNING ]; }
 drain() { scontrol update NodeName="$NODE2" State=DRAIN Reason=multinode_chain || fail "drain $NODE2"; }
@@ -27,10 +27,7 @@ cut() {
     fail "job $1: $st $(job_field "$1" ExitCode), expected FAILED 75:0 (stopped, resume me)"
 }
 
-log "reference: uninterrupted, 1 rank on this machine"
-host_run 1 runs/ref -c "$CONFIG" "${ARGS[@]}"
-refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = 504 ] || fail "reference: newest checkpoint $refck"
-
+host_run_bg 1 runs/ref -c "$CONFIG" "${ARGS[@]}"   # reference: uninterrupted, 1 rank on this machine
 log "chain.sh 3 --nodes=1-2, $NODE2 drained: link 1 on 1 node"
 drain
 ids=$("$SRC/jobs/chain.sh" 3 --nodes=1-2 --time=10 -- "${ARGS[@]}" --set log.run_dir=runs/chain) || fail "chain.sh"
@@ -47,7 +44,8 @@ s2=$(stopped_step runs/chain/metrics.jsonl)
 log "link 2 stopped at step $s2; link 3 on 1 node"
 st=$(job_wait "$3" 300) || fail "link 3 (job $3) ended $st"
 undrain
-[ "$s1" -lt "$s2" ] && [ "$s2" -lt 504 ] || fail "stop steps $s1, $s2: expected 0 < s1 < s2 < 504"
+[ "$s1" -lt "$s2" ] && [ "$s2" -lt 630 ] || fail "stop steps $s1, $s2: expected 0 < s1 < s2 < 630"
+host_wait; refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = 630 ] || fail "reference: newest checkpoint $refck"
 
 L=($ids) N=(1 2 1)
 for i in 0 1 2; do
@@ -58,8 +56,8 @@ done
 grep -q "^resumed from .*ckpt-0*$s1.h5: .*saved on 2 rank(s)" "nnmpi-train-$2.out" || fail "link 2 did not resume from step $s1 (2 ranks)"
 grep -q "^resumed from .*ckpt-0*$s2.h5: .*saved on 4 rank(s)" "nnmpi-train-$3.out" || fail "link 3 did not resume from step $s2 (4 ranks)"
 [ "$(grep -c '"event":"stopped"' runs/chain/metrics.jsonl)" = 2 ] || fail "runs/chain: expected 2 stopped events"
-evals_once runs/chain/metrics.jsonl 8
-ck=$(newest_ckpt runs/chain); [ "$(ckpt_step "$ck")" = 504 ] || fail "runs/chain: newest checkpoint $ck"
+evals_once runs/chain/metrics.jsonl 10
+ck=$(newest_ckpt runs/chain); [ "$(ckpt_step "$ck")" = 630 ] || fail "runs/chain: newest checkpoint $ck"
 same_model "$refck" "$ck"
 log "links on 1, 2, 1 node(s) stopped at steps $s1 and $s2; every epoch once; /model identical to 1 rank"
 echo "multinode_chain: all checks passed"

@@ -8,7 +8,8 @@
 #   1-rank run.
 # - a time limit: jobs/train.sbatch with --time=1 on 2 nodes x 1 rank; nnmpi stops with 75 before
 #   the limit (FAILED 75:0, not TIMEOUT) from the job's end time, with a checkpoint at the stop
-#   step; the next job resumes from it, and its result is bit-identical to a 1-rank run.
+#   step; the next job resumes from it, and its result is bit-identical to resuming the same
+#   checkpoint on 1 rank.
 . "$(dirname "$0")/cluster/lib.sh"
 need_trainer
 command -v h5diff >/dev/null || skip "h5diff (hdf5-tools) not installed"
@@ -25,9 +26,7 @@ t0=$(date +%s)
 tl=$(sbatch --parsable --nodes=2 --ntasks-per-node=1 --time=1 "$SRC/jobs/train.sbatch" "${TL[@]}") || fail "sbatch"
 
 ARGS=("${BASE[@]}" --set model.layers=2,128,128,2 --set train.epochs=8 --set checkpoint.every_steps=25)  # 504 steps
-log "reference: uninterrupted, 1 rank on this machine"
-host_run 1 runs/ref -c "$CONFIG" "${ARGS[@]}"
-refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = 504 ] || fail "reference: newest checkpoint $refck"
+host_run_bg 1 runs/ref -c "$CONFIG" "${ARGS[@]}"   # reference: uninterrupted, 1 rank on this machine
 
 for launcher in srun mpirun; do
   if [ $launcher = srun ]; then how=(--signal=USR1); else how=(--batch --signal=USR1); fi
@@ -39,6 +38,7 @@ for launcher in srun mpirun; do
   [ "$(job_field "$id" JobState)" = RUNNING ] || fail "job $id is $(job_field "$id" JobState) after its first checkpoint: too short to interrupt"
   scancel "${how[@]}" "$id" || fail "scancel ${how[*]} $id"
   st=$(job_wait "$id" 300) || fail "preemptible job $id ($launcher) ended $st"
+  host_wait; refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = 504 ] || fail "reference: newest checkpoint $refck"
   [ $launcher = mpirun ] && { grep -q 'got SIGUSR1, forwarding' "$out" || fail "$out: the batch shell did not forward SIGUSR1"; }
   grep -q 'stopped with a checkpoint: requeueing' "$out" || fail "$out: no exit 75 / requeue"
   [ "$(grep -c '^nnmpi train: 4 rank(s)' "$out")" = 2 ] || fail "$out: expected two runs on 4 ranks"
@@ -72,13 +72,15 @@ for node in $NNMPI_CLUSTER_NODES; do
 done
 stop=$(stopped_step runs/tl/metrics.jsonl)
 [ -n "$stop" ] && [ "$(ckpt_step "$(newest_ckpt runs/tl)")" = "$stop" ] || fail "runs/tl: no checkpoint at the stop step '$stop'"
-log "time limit: stopped at step $stop after $(( $(date +%s) - t0 )) s (limit 60 s); the next job resumes"
+log "time limit: stopped at step $stop after $(( $(date -d "$(job_field "$tl" EndTime)" +%s) - $(date -d "$(job_field "$tl" StartTime)" +%s) )) s (limit 60 s); the next job resumes"
+cp "$(newest_ckpt runs/tl)" tl-stop.h5   # the same checkpoint, resumed on 1 rank here
 b=$(sbatch --parsable --nodes=2 --ntasks-per-node=1 --time=2 "$SRC/jobs/train.sbatch" "${TL[@]}" \
     --set train.max_steps=$((stop + 50))) || fail "sbatch"
-host_run 1 runs/tl-ref -c "$CONFIG" "${TL[@]}" --set train.max_steps=$((stop + 50))
+host_run_bg 1 runs/tl-1 -c "$CONFIG" "${TL[@]}" --set train.max_steps=$((stop + 50)) --resume "$T/tl-stop.h5"
 st=$(job_wait "$b" 150) || fail "job $b ended $st"
+host_wait
 grep -q "^resumed from .*ckpt-0*$stop.h5" "nnmpi-train-$b.out" || fail "job $b did not resume from step $stop"
 grep -q "^done: .* step $((stop + 50))," "nnmpi-train-$b.out" || fail "job $b did not finish at step $((stop + 50))"
-same_model "$(newest_ckpt runs/tl-ref)" "$(newest_ckpt runs/tl)"
-log "time limit: resumed and finished at step $((stop + 50)); /model identical to 1 rank"
+same_model "$(newest_ckpt runs/tl-1)" "$(newest_ckpt runs/tl)"
+log "time limit: resumed on 2 nodes and finished at step $((stop + 50)); /model identical to resuming that checkpoint on 1 rank"
 echo "multinode_preempt: all checks passed"

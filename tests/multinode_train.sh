@@ -22,9 +22,10 @@ SP=(--set data.path="$T/sp.h5" --set train.epochs=3 --set train.reduce=exact --s
 log "spirals: LAUNCHER=mpirun sbatch --nodes=2 --ntasks-per-node=2 jobs/train.sbatch; references 1 and 4 ranks"
 id=$(LAUNCHER=mpirun sbatch --parsable --nodes=2 --ntasks-per-node=2 "$SRC/jobs/train.sbatch" "${SP[@]}" \
      --set log.run_dir=runs/sp-2x2) || fail "sbatch"
-host_run 1 runs/sp-1 -c "$CONFIG" "${SP[@]}"
-host_run 4 runs/sp-4 -c "$CONFIG" "${SP[@]}"
+host_run_bg 1 runs/sp-1 -c "$CONFIG" "${SP[@]}"
+host_run_bg 4 runs/sp-4 -c "$CONFIG" "${SP[@]}"
 st=$(job_wait "$id" 300) || fail "job $id ended $st"
+host_wait
 out=nnmpi-train-$id.out
 [ "$(job_nodes "$id")" = 2 ] || fail "job $id ran on $(job_nodes "$id") node(s), expected 2"
 check_layout "$out" 2 2 2
@@ -46,9 +47,10 @@ readlog_wrapper fm.h5
 mem_sampler_start runs/fm-2x2
 id=$(NNMPI=$T/nnmpi-readlog sbatch --parsable --nodes=2 --ntasks-per-node=2 "$SRC/jobs/train.sbatch" "${FM[@]}" \
      --set log.run_dir=runs/fm-2x2) || fail "sbatch"
-host_run 1 runs/fm-1 -c "$CONFIG" "${FM[@]}"
-host_run 4 runs/fm-4 -c "$CONFIG" "${FM[@]}"
+host_run_bg 1 runs/fm-1 -c "$CONFIG" "${FM[@]}"
+host_run_bg 4 runs/fm-4 -c "$CONFIG" "${FM[@]}"
 st=$(job_wait "$id" 300) || fail "job $id ended $st"
+host_wait
 mem_sampler_stop
 out=nnmpi-train-$id.out
 [ "$(job_nodes "$id")" = 2 ] || fail "job $id ran on $(job_nodes "$id") node(s), expected 2"

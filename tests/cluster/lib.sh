@@ -37,9 +37,10 @@ cluster_up() {
 # On a failing exit: the tail of every job output and daemon log; then down and remove T (unless
 # NNMPI_KEEP=1). The exit code stays the test's.
 cluster_down() {
-  local rc=$1 f
+  local rc=$1 f p
   trap '' INT TERM HUP PIPE   # a second signal must not cut the cleanup short
   [ -n "$LIMIT_PID" ] && kill "$LIMIT_PID" 2>/dev/null
+  for p in "${BG[@]}"; do kill_tree "$p"; done   # reference runs still going
   mem_sampler_stop
   cd /
   if [ -z "$T" ]; then exit "$rc"; fi
@@ -106,6 +107,12 @@ host_run() {
   "$MPIEXEC" -np "$np" --oversubscribe "$NNMPI" train "$@" --set log.run_dir="$run" > "$run.out" 2>&1 ||
     fail "reference run $run on $np rank(s) failed: $(tail -n 5 "$run.out")"
 }
+# host_run_bg NP RUN_DIR ARGS...: host_run in the background (while cluster jobs run);
+# host_wait waits for all of them and fails if one failed.
+BG=()
+host_run_bg() { host_run "$@" & BG+=($!); }
+host_wait() { local p rc=0; for p in "${BG[@]}"; do wait "$p" || rc=1; done; BG=(); [ $rc = 0 ] || exit 1; }
+kill_tree() { local c; for c in $(pgrep -P "$1"); do kill_tree "$c"; done; kill "$1" 2>/dev/null; }
 
 # ---- the run's layout as it reports it
 
@@ -136,7 +143,7 @@ check_layout() {
 
 # ---- per-rank memory and file reads, watched from the host
 
-# mem_sampler_start MATCH: every 0.2 s, for every nnmpi process on a node whose command line
+# mem_sampler_start MATCH: every 0.1 s, for every nnmpi process on a node whose command line
 # contains MATCH, append "SAMPLE NODE PID RSS PSS PSS_ANON PSS_SHMEM" (kB, from
 # /proc/PID/smaps_rollup) to mem.txt. The node of a process is its network namespace.
 MEM_PID=
@@ -159,7 +166,7 @@ mem_sampler_start() {
           [ -n "$shm" ] && echo "$s $node $p $rss $pss $anon $shm"
         done
       done >> mem.txt
-      sleep 0.2
+      sleep 0.1
     done
   ) &
   MEM_PID=$!
