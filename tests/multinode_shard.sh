@@ -20,12 +20,12 @@ ARGS=(--set data.path="$T/fm.h5" --set data.eval= --set data.sampling=shard --se
       --set train.epochs=2 --set optim.warmup_steps=20 --set log.progress=lines --set log.run_dir=runs/shard)
 
 log "train.sbatch --nodes=2 --ntasks-per-node=2, shard sampling (srun)"
-mem_sampler_start runs/shard
 id=$(NNMPI=$T/nnmpi-readlog sbatch --parsable --nodes=2 --ntasks-per-node=2 "$SRC/jobs/train.sbatch" "${ARGS[@]}") ||
   fail "sbatch"
-st=$(job_wait "$id" 300) || fail "job $id ended $st"
-mem_sampler_stop
 out=nnmpi-train-$id.out
+wait_for 120 "the data line of job $id (data loaded)" grep -q '^data: ' "$out"
+mem_snapshot runs/shard || fail "job $id: no rank found to measure after its data line"
+st=$(job_wait "$id" 300) || fail "job $id ended $st"
 [ "$(job_nodes "$id")" = 2 ] || fail "job $id ran on $(job_nodes "$id") node(s), expected 2"
 grep -q 'nnmpi train: 4 rank(s)' "$out" || fail "$out: not 4 ranks"
 grep -q '^data: .*shard sampling' "$out" || fail "$out: the data line does not say shard sampling"
@@ -51,7 +51,7 @@ done
 # Memory: no node-shared copy of the data (each rank keeps its shard of N/4 rows privately).
 shard_kb=$(( N / 4 * 788 / 1024 ))
 for node in $NNMPI_CLUSTER_NODES; do
-  r=$(node_shmem_copies "$node" 2 "$shard_kb") || fail "no memory sample of $node with its 2 ranks alive"
+  r=$(node_shmem_copies "$node" 2 "$shard_kb") || fail "mem.txt: expected 2 ranks of $node: $(cat mem.txt)"
   set -- $r
   log "$node: node-shared memory $1 x a shard ($shard_kb kB); largest private (Pss_Anon) $2 kB"
   awk -v c="$1" 'BEGIN { exit !(c < 0.5) }' || fail "$node: its ranks share $1 shards' worth of memory, expected none"

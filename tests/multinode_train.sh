@@ -4,8 +4,9 @@
 # - spirals (configs/spirals.ini, data from `nnmpi data synth`) with LAUNCHER=mpirun, and
 #   Fashion-MNIST (30000 rows of Debian's dataset-fashion-mnist) with srun --mpi=pmix;
 # - the run reports its layout: 2 nodes, 2 ranks per node, 2 data copies (one per node);
-# - per-rank memory (Pss from /proc/PID/smaps_rollup, sampled on each node while it trains):
-#   the 2 ranks of a node hold one shared copy of the training split, and no private one;
+# - per-rank memory (Pss from /proc/PID/smaps_rollup of each rank, measured once the data is
+#   loaded, the ranks briefly stopped): the 2 ranks of a node hold one shared copy of the
+#   training split, and no private one;
 # - file reads (an LD_PRELOAD logger): each node reads the file once, split between its ranks;
 # - final weights bit-identical to a 4-rank single-node run and a 1-rank run (this machine,
 #   outside Slurm), which run while the cluster jobs do.
@@ -37,25 +38,25 @@ same_model "$(newest_ckpt runs/sp-4)" "$a"
 log "spirals: 2 nodes x 2 ranks (mpirun) = 4 ranks on one node = 1 rank, bit for bit"
 
 # ---- Fashion-MNIST, srun. 30000 rows: the shared block (23 MB) stands well above a rank's own
-# memory (~8 MB), so a private copy would show; training stops after 100 of 235 steps per epoch.
+# memory (~8 MB), so a private copy would show; training stops after 200 of 235 steps per epoch.
 fmnist_subset fm.h5 30000 1000
 export CONFIG=$SRC/configs/fashion-mnist.ini
-FM=(--set data.path="$T/fm.h5" --set model.layers=784,32,10 --set train.max_steps=100 --set train.reduce=exact
+FM=(--set data.path="$T/fm.h5" --set model.layers=784,32,10 --set train.max_steps=200 --set train.reduce=exact
     --set log.progress=lines)
 log "Fashion-MNIST: sbatch --nodes=2 --ntasks-per-node=2 jobs/train.sbatch (srun), memory and reads watched; references"
 readlog_wrapper fm.h5
-mem_sampler_start runs/fm-2x2
 id=$(NNMPI=$T/nnmpi-readlog sbatch --parsable --nodes=2 --ntasks-per-node=2 "$SRC/jobs/train.sbatch" "${FM[@]}" \
      --set log.run_dir=runs/fm-2x2) || fail "sbatch"
+out=nnmpi-train-$id.out
 host_run_bg 1 runs/fm-1 -c "$CONFIG" "${FM[@]}"
 host_run_bg 4 runs/fm-4 -c "$CONFIG" "${FM[@]}"
+wait_for 120 "the data line of job $id (data loaded)" grep -q '^data: ' "$out"
+mem_snapshot runs/fm-2x2 || fail "job $id: no rank found to measure after its data line"
 st=$(job_wait "$id" 300) || fail "job $id ended $st"
 host_wait
-mem_sampler_stop
-out=nnmpi-train-$id.out
 [ "$(job_nodes "$id")" = 2 ] || fail "job $id ran on $(job_nodes "$id") node(s), expected 2"
 check_layout "$out" 2 2 2
-a=$(newest_ckpt runs/fm-2x2); [ "$(ckpt_step "$a")" = 100 ] || fail "runs/fm-2x2: newest checkpoint $a, expected step 100"
+a=$(newest_ckpt runs/fm-2x2); [ "$(ckpt_step "$a")" = 200 ] || fail "runs/fm-2x2: newest checkpoint $a, expected step 200"
 same_model "$(newest_ckpt runs/fm-1)" "$a"
 same_model "$(newest_ckpt runs/fm-4)" "$a"
 log "Fashion-MNIST: 2 nodes x 2 ranks (srun) = 4 ranks on one node = 1 rank, bit for bit"
@@ -63,8 +64,7 @@ log "Fashion-MNIST: 2 nodes x 2 ranks (srun) = 4 ranks on one node = 1 rank, bit
 # Memory. The loader's blocks (training and eval split) hold N x 784 uint8 + N int32 labels.
 block_kb=$(( (30000 + 1000) * 788 / 1024 ))
 for node in $NNMPI_CLUSTER_NODES; do
-  r=$(node_shmem_copies "$node" 2 "$block_kb") ||
-    fail "no memory sample of $node with its 2 ranks alive (mem.txt: $(wc -l < mem.txt) lines)"
+  r=$(node_shmem_copies "$node" 2 "$block_kb") || fail "mem.txt: expected 2 ranks of $node: $(cat mem.txt)"
   set -- $r
   log "$node: node-shared memory of its 2 ranks = $1 x the $block_kb kB of data; largest private (Pss_Anon) $2 kB"
   awk -v c="$1" 'BEGIN { exit !(c >= 0.9 && c < 1.5) }' ||

@@ -41,7 +41,6 @@ cluster_down() {
   trap '' INT TERM HUP PIPE   # a second signal must not cut the cleanup short
   [ -n "$LIMIT_PID" ] && kill "$LIMIT_PID" 2>/dev/null
   for p in "${BG[@]}"; do kill_tree "$p"; done   # reference runs still going
-  mem_sampler_stop
   cd /
   if [ -z "$T" ]; then exit "$rc"; fi
   if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then
@@ -143,47 +142,48 @@ check_layout() {
 
 # ---- per-rank memory and file reads, watched from the host
 
-# mem_sampler_start MATCH: every 0.1 s, for every nnmpi process on a node whose command line
-# contains MATCH, append "SAMPLE NODE PID RSS PSS PSS_ANON PSS_SHMEM" (kB, from
-# /proc/PID/smaps_rollup) to mem.txt. The node of a process is its network namespace.
-MEM_PID=
-mem_sampler_start() {
-  local match=$1
-  (
-    trap - EXIT; s=0
-    while :; do
-      s=$((s + 1))
-      for node in $NNMPI_CLUSTER_NODES; do
-        for p in $(fx_ns_pids "$node"); do
-          read -r comm 2>/dev/null < "/proc/$p/comm" || continue
-          [ "$comm" = nnmpi ] || continue
-          mapfile -d '' args 2>/dev/null < "/proc/$p/cmdline" || continue
-          case " ${args[*]} " in *"$match"*) ;; *) continue;; esac
-          rss= pss= anon= shm=
-          while read -r k v _; do
-            case $k in Rss:) rss=$v;; Pss:) pss=$v;; Pss_Anon:) anon=$v;; Pss_Shmem:) shm=$v;; esac
-          done 2>/dev/null < "/proc/$p/smaps_rollup"
-          [ -n "$shm" ] && echo "$s $node $p $rss $pss $anon $shm"
-        done
-      done >> mem.txt
-      sleep 0.1
+# job_pids MATCH: PIDs of the nnmpi processes on the cluster's nodes whose command line contains
+# MATCH, as "NODE PID" lines (the node of a process is its network namespace).
+job_pids() {
+  local node p comm args
+  for node in $NNMPI_CLUSTER_NODES; do
+    for p in $(fx_ns_pids "$node"); do
+      read -r comm 2>/dev/null < "/proc/$p/comm" || continue
+      [ "$comm" = nnmpi ] || continue
+      mapfile -d '' args 2>/dev/null < "/proc/$p/cmdline" || continue
+      case " ${args[*]} " in *"$1"*) echo "$node $p";; esac
     done
-  ) &
-  MEM_PID=$!
+  done
 }
-mem_sampler_stop() { [ -n "$MEM_PID" ] && { kill "$MEM_PID" 2>/dev/null; wait "$MEM_PID" 2>/dev/null; }; MEM_PID=; }
 
-# node_shmem_copies NODE RANKS BLOCK_KB: how many copies of a BLOCK_KB block the nnmpi processes
-# of NODE held in shared memory, from the sample with all RANKS of them alive and the largest
-# sum of Pss_Shmem (proportional: a page mapped by k processes counts 1/k in each, so the sum
-# over a node's ranks counts each shared page once). Prints "COPIES MAX_PRIVATE_KB".
+# mem_snapshot MATCH: stop (SIGSTOP) every nnmpi process of the run matching MATCH on the nodes,
+# append "NODE PID RSS PSS PSS_ANON PSS_SHMEM" (kB, /proc/PID/smaps_rollup) of each to mem.txt,
+# and let them continue (SIGCONT). Call it once the run has loaded its data (its "data:" line).
+# Stopped, the ranks cannot exit or change their mappings while they are measured.
+mem_snapshot() {
+  local list node p k v rss pss anon shm pids=()
+  list=$(job_pids "$1")
+  for p in $(echo "$list" | awk '{ print $2 }'); do pids+=("$p"); done
+  [ ${#pids[@]} -gt 0 ] || return 1
+  kill -STOP "${pids[@]}" 2>/dev/null
+  while read -r node p; do
+    rss= pss= anon= shm=
+    while read -r k v _; do
+      case $k in Rss:) rss=$v;; Pss:) pss=$v;; Pss_Anon:) anon=$v;; Pss_Shmem:) shm=$v;; esac
+    done 2>/dev/null < "/proc/$p/smaps_rollup"
+    [ -n "$shm" ] && echo "$node $p $rss $pss $anon $shm"
+  done <<< "$list" >> mem.txt
+  kill -CONT "${pids[@]}" 2>/dev/null
+  return 0
+}
+
+# node_shmem_copies NODE RANKS BLOCK_KB: how many copies of a BLOCK_KB block the RANKS nnmpi
+# processes of NODE in mem.txt hold in shared memory: the sum of their Pss_Shmem over BLOCK_KB
+# (proportional set size: a page mapped by k processes counts 1/k in each, so the sum over a
+# node's ranks counts each shared page once). Prints "COPIES MAX_PRIVATE_KB".
 node_shmem_copies() {
-  awk -v node="$1" -v want="$2" -v block="$3" '$2 == node {
-      n[$1]++; shm[$1] += $7; if ($6 > priv[$1]) priv[$1] = $6 }
-    END { best = -1
-      for (s in n) if (n[s] == want && shm[s] > best) { best = shm[s]; bp = priv[s] }
-      if (best < 0) exit 1
-      printf "%.2f %d\n", best / block, bp }' mem.txt
+  awk -v node="$1" -v want="$2" -v block="$3" '$1 == node { n++; shm += $6; if ($5 > priv) priv = $5 }
+    END { if (n != want) exit 1; printf "%.2f %d\n", shm / block, priv }' mem.txt
 }
 
 # readlog_wrapper FILE: an executable ./nnmpi-readlog that runs $NNMPI with tests/cluster/readlog.c
