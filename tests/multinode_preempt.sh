@@ -47,7 +47,7 @@ for launcher in srun mpirun; do
   [ "$(job_field "$id" Restarts)" = 1 ] || fail "job $id: Restarts=$(job_field "$id" Restarts), expected 1"
   if [ $launcher = srun ]; then  # srun reports the exit code of every node's tasks
     for node in $NNMPI_CLUSTER_NODES; do
-      grep -q "srun: error: $node: tasks [0-9-]*: Exited with exit code 75" "$out" || fail "$out: no exit 75 reported from $node"
+      grep -q "srun: error: $node: tasks* [0-9,-]*: Exited with exit code 75" "$out" || fail "$out: no exit 75 reported from $node: $(grep "^srun: error" "$out" | head -n 6)"
     done
   fi
   [ "$(grep -c '"event":"stopped"' "$run/metrics.jsonl")" = 1 ] || fail "$run/metrics.jsonl: expected one stopped event"
@@ -68,7 +68,7 @@ out=nnmpi-train-$tl.out
 grep -q 'TIME LIMIT' "$out" && fail "$out: Slurm reached the time limit before nnmpi stopped"
 check_layout "$out" 2 1 2
 for node in $NNMPI_CLUSTER_NODES; do
-  grep -q "srun: error: $node: task [0-9]*: Exited with exit code 75" "$out" || fail "$out: no exit 75 reported from $node"
+  grep -q "srun: error: $node: tasks* [0-9,-]*: Exited with exit code 75" "$out" || fail "$out: no exit 75 reported from $node: $(grep "^srun: error" "$out" | head -n 6)"
 done
 stop=$(stopped_step runs/tl/metrics.jsonl)
 [ -n "$stop" ] && [ "$(ckpt_step "$(newest_ckpt runs/tl)")" = "$stop" ] || fail "runs/tl: no checkpoint at the stop step '$stop'"
