@@ -113,7 +113,7 @@ for l in srun mpirun; do
   echo "$l: nnmpi's messages: ${msgs:-(none)}"
   echo "$first" | grep -E 'ORTE has lost|Remote daemon|Peer host|unexpectedly disconnected|Node failure' | sed "s/^/$l:   | /"
   [ "$(echo "$msgs" | grep -c .)" = 1 ] || soft_fail "$l: expected one nnmpi message about the failure, got $(echo "$msgs" | grep -c .)"
-  echo "$msgs" | grep -qE "rank[s]? ([0-9]+[-, and]*)*[23]\b" && echo "$msgs" | grep -q "$NODE2" ||
+  echo "$msgs" | grep -qE "rank(s|\(s\))? ([0-9]+(-| and |, ?))*[23]\b" && echo "$msgs" | grep -q "$NODE2" ||
     soft_fail "$l: no nnmpi message names a lost rank (2 or 3) and its host $NODE2"
 done
 [ ${#SOFT_FAILS[@]} = 0 ] || echo "(these checks wait on nnmpi: one message naming the lost ranks and their host, and a watchdog on every collective; docs/multinode.md)"
