@@ -11,7 +11,7 @@ command -v h5diff >/dev/null || skip "h5diff (hdf5-tools) not installed"
 cluster_up 2
 "$NNMPI" data synth --kind spirals --n 4000 --out sp.h5 > /dev/null || fail "nnmpi data synth"
 export CONFIG=$SRC/configs/spirals.ini
-ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set model.layers=2,384,384,2 --set train.epochs=10
+ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set train.exact_chunks=8 --set model.layers=2,384,384,2 --set train.epochs=10
       --set checkpoint.every_steps=20 --set log.progress=lines)   # 630 steps, long enough to cut on an idle machine
 stopped_step() { sed -n 's/.*"event":"stopped","step":\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 running() { [ "$(job_field "$1" JobState)" = RUNNING ]; }

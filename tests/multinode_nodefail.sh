@@ -25,7 +25,7 @@ cluster_up 2 NNMPI_CLUSTER_CPUS=4 NNMPI_CLUSTER_SLURMD_TIMEOUT=5 NNMPI_CLUSTER_K
 "$NNMPI" data synth --kind spirals --n 4000 --out sp.h5 > /dev/null || fail "nnmpi data synth"
 export CONFIG=$SRC/configs/spirals.ini
 WD=10
-ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set model.layers=2,128,128,2 --set train.epochs=6
+ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set train.exact_chunks=8 --set model.layers=2,128,128,2 --set train.epochs=6
       --set checkpoint.every_steps=20 --set train.watchdog_seconds=$WD --set log.progress=lines)   # 378 steps
 
 log "preemptible.sbatch on 2 nodes x 2 ranks, with srun and with mpirun"

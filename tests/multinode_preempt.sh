@@ -16,7 +16,7 @@ command -v h5diff >/dev/null || skip "h5diff (hdf5-tools) not installed"
 cluster_up 2 NNMPI_CLUSTER_CPUS=3
 "$NNMPI" data synth --kind spirals --n 4000 --out sp.h5 > /dev/null || fail "nnmpi data synth"
 export CONFIG=$SRC/configs/spirals.ini
-BASE=(--set data.path="$T/sp.h5" --set train.reduce=exact --set log.progress=lines)
+BASE=(--set data.path="$T/sp.h5" --set train.reduce=exact --set train.exact_chunks=8 --set log.progress=lines)
 stopped_step() { sed -n 's/.*"event":"stopped","step":\([0-9]*\).*/\1/p' "$1" | tail -n 1; }
 
 log "time limit: train.sbatch --nodes=2 --ntasks-per-node=1 --time=1 with far more training than fits (runs alongside)"

@@ -19,7 +19,7 @@ cluster_up 2
 # ---- spirals, mpirun
 "$NNMPI" data synth --kind spirals --n 4000 --out sp.h5 > /dev/null || fail "nnmpi data synth"
 export CONFIG=$SRC/configs/spirals.ini
-SP=(--set data.path="$T/sp.h5" --set train.epochs=3 --set train.reduce=exact --set log.progress=lines)   # 189 steps
+SP=(--set data.path="$T/sp.h5" --set train.epochs=3 --set train.reduce=exact --set train.exact_chunks=8 --set log.progress=lines)   # 189 steps
 log "spirals: LAUNCHER=mpirun sbatch --nodes=2 --ntasks-per-node=2 jobs/train.sbatch; references 1 and 4 ranks"
 id=$(LAUNCHER=mpirun sbatch --parsable --nodes=2 --ntasks-per-node=2 "$SRC/jobs/train.sbatch" "${SP[@]}" \
      --set log.run_dir=runs/sp-2x2) || fail "sbatch"
@@ -41,7 +41,7 @@ log "spirals: 2 nodes x 2 ranks (mpirun) = 4 ranks on one node = 1 rank, bit for
 # memory (~8 MB), so a private copy would show; training stops after 200 of 235 steps per epoch.
 fmnist_subset fm.h5 30000 1000
 export CONFIG=$SRC/configs/fashion-mnist.ini
-FM=(--set data.path="$T/fm.h5" --set model.layers=784,32,10 --set train.max_steps=200 --set train.reduce=exact
+FM=(--set data.path="$T/fm.h5" --set model.layers=784,32,10 --set train.max_steps=200 --set train.reduce=exact --set train.exact_chunks=8
     --set log.progress=lines)
 log "Fashion-MNIST: sbatch --nodes=2 --ntasks-per-node=2 jobs/train.sbatch (srun), memory and reads watched; references"
 readlog_wrapper fm.h5

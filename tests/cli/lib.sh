@@ -4,7 +4,7 @@ set -euo pipefail
 : "${NNMPI:?NNMPI must point to the nnmpi executable}"
 MPIEXEC=${MPIEXEC:-mpiexec}
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
-export OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1 OPENBLAS_NUM_THREADS=1
 SRC=${NN_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nnmpi-cli-XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

@@ -116,21 +116,13 @@ kill_tree() { local c; for c in $(pgrep -P "$1"); do kill_tree "$c"; done; kill 
 # ---- the run's layout as it reports it
 
 # run_layout OUT: "NODES RANKS_PER_NODE COPIES" of the run whose rank-0 output is in OUT, from
-# the run's own start-of-run report. THE ONE PLACE TO RETARGET when nnmpi prints its layout:
-# a line "layout: N node(s), R rank(s) per node, C data cop..." is used when present; until then
-# the ranks come from "nnmpi train: W rank(s)" and the copies from the data line's
-# "(C node copy(s), ...)"; nodes = copies and ranks per node = W / copies (even layouts only).
+# the run's own layout line: "layout: W ranks on N nodes, up to R per node (HOST: 0-1, ...);
+# training data: C copies, one per node in node-shared memory; ..." (or "no copies: each rank
+# holds its 1/W shard" for shard sampling: C = 0).
 run_layout() {
-  local out=$1 l w c
-  l=$(grep -m1 '^layout:' "$out")
-  if [ -n "$l" ]; then
-    echo "$l" | sed -n 's/^layout: \([0-9]*\) node(s), \([0-9]*\) rank(s) per node, \([0-9]*\) data cop.*/\1 \2 \3/p'
-    return
-  fi
-  w=$(sed -n 's/^nnmpi train: \([0-9]*\) rank(s).*/\1/p' "$out" | tail -n 1)
-  c=$(sed -n 's/^data: .*(\([0-9]*\) node copy(s),.*/\1/p' "$out" | tail -n 1)
-  [ -n "$w" ] && [ -n "$c" ] && [ "$c" -gt 0 ] || return 1
-  echo "$c $((w / c)) $c"
+  local l; l=$(grep -m1 '^layout:' "$1") || return 1
+  echo "$l" | sed -n -e 's/^layout: [0-9]* ranks\{0,1\} on \([0-9]*\) nodes\{0,1\}, up to \([0-9]*\) per node .*; training data: no copies.*/\1 \2 0/p' \
+    -e 's/^layout: [0-9]* ranks\{0,1\} on \([0-9]*\) nodes\{0,1\}, up to \([0-9]*\) per node .*; training data: \([0-9]*\) cop.*/\1 \2 \3/p'
 }
 
 # check_layout OUT NODES RANKS_PER_NODE COPIES: the run reports that layout.
