@@ -27,11 +27,12 @@ static const char usage[] =
     "  -h, --help   this text\n"
     "\n"
     "columns: run (directory without the prefix all share), the config keys that differ between the\n"
-    "runs, state, ranks, step (done/planned), epoch (done/planned), last and best evaluation\n"
-    "(accuracy or MSE; ep = epoch), samples/s (training steps; for a running segment its recent\n"
-    "rate), time (training time over all segments), split (largest shares of the step time: data,\n"
-    "fwd, bwd, allreduce, optim), checkpoint (newest that verifies), segments (starts: 2 or more\n"
-    "for resumed or requeued runs), updated (age of the last event).\n"
+    "runs, state, ranks (per segment when they changed: 1,2), step (done/planned), epoch\n"
+    "(done/planned), last and best evaluation (accuracy or MSE; ep = epoch), samples/s (training\n"
+    "steps; for a running segment its recent rate), time (training time over all segments), split\n"
+    "(largest shares of the step time: data, fwd, bwd, allreduce, optim), checkpoint (newest that\n"
+    "verifies), segments (starts: 2 or more for resumed or requeued runs), updated (age of the last\n"
+    "event).\n"
     "states: running (a live process holds the run's lock), running? (no lock file, no end event,\n"
     "metrics.jsonl changed in the last 2 minutes), finished, stopped (resume me) (exit 75 after a\n"
     "checkpoint, or ended before training was complete: run the same command again), failed:\n"
@@ -191,7 +192,7 @@ static int fill_row(table *t, int row, const nn_run_report *r, const char **keys
   } else {
     CELLF("%s", r->state_text);
   }
-  CELLF("%d", r->ranks);
+  CELLF("%s", r->ranks_text[0] ? r->ranks_text : "-");
   if (csv) {
     CELLF("%lld", (long long)r->step);
     CELLF("%lld", (long long)r->total_steps);

@@ -50,7 +50,7 @@ static void frame(chart *c, panel *p, const char *title, bool percent) {
   fprintf(f, "<clipPath id='clip%d'><rect x='%d' y='%.1f' width='%d' height='%.1f'/></clipPath>\n", p->clip, ML, p->top,
           PW, p->h);
   nn_svg_text(f, ML, p->top - 26, "font-size='13' font-weight='bold' fill='#222'", "%s", title);
-  int n = nn_svg_ticks(&p->y, p->y.log ? 18 : 36, t, &step);
+  int n = nn_svg_ticks(&p->y, p->y.log ? 18 : 30, t, &step);
   for (int i = 0; i < n; i++) {
     double y = nn_svg_map(&p->y, t[i].v);
     fprintf(f, "<line x1='%d' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='1'/>\n", ML, right, y, y,
@@ -231,11 +231,21 @@ static void epochs(chart *c, const panel *p, bool labels) {
   }
 }
 
-static void resumes(chart *c, const panel *p) {
+/* Dashed lines where segments started (a resumed or requeued run); with labels, the segment
+ * number and its rank count at the top of the panel, where there is room. */
+static void resumes(chart *c, const panel *p, bool labels) {
+  double last_label = -1e9;
   for (int r = 0; r < c->n; r++) {
     const nn_runlog *rl = c->runs[r].log;
     for (int s = 1; s < rl->n_seg; s++) {
       double x = nn_svg_map(&c->x, (double)rl->seg[s].step0);
+      if (labels && x - last_label > 90 && x < ML + PW - 80) {
+        char attrs[64];
+        snprintf(attrs, sizeof attrs, "font-size='10' fill='%s'", colour(r));
+        nn_svg_text(c->f, x + 3, p->top + 11, attrs, "segment %d: %d rank%s", s + 1, rl->seg[s].ranks,
+                    rl->seg[s].ranks == 1 ? "" : "s");
+        last_label = x;
+      }
       fprintf(c->f,
               "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='1.2' "
               "stroke-dasharray='5,3'><title>",
@@ -367,7 +377,7 @@ void nn_curves_svg(FILE *f, const char *title, const nn_curves_run *runs, int n)
   pl.y.p0 = pl.top + pl.h, pl.y.p1 = pl.top;
   frame(&c, &pl, "loss (log scale)", false);
   epochs(&c, &pl, true);
-  resumes(&c, &pl);
+  resumes(&c, &pl, false);
   fprintf(f, "<g clip-path='url(#clip%d)'>\n", pl.clip);
   for (int r = 0; r < n; r++) train_line(&c, &pl, r, offsetof(nn_rl_point, loss), "train-loss");
   for (int r = 0; r < n; r++) eval_line(&c, &pl, r, false, "eval-loss");
@@ -377,12 +387,12 @@ void nn_curves_svg(FILE *f, const char *title, const nn_curves_run *runs, int n)
 
   /* accuracy or MSE */
   bool acc = c.metric != NN_RL_MSE;
-  nn_svg_fit(&pm.y, metric.lo, metric.hi, !acc, false, (int)(H_METRIC / 36));
+  nn_svg_fit(&pm.y, metric.lo, metric.hi, !acc, false, (int)(H_METRIC / 30));
   if (acc && pm.y.hi > 1 && metric.hi <= 1) pm.y.hi = 1;
   pm.y.p0 = pm.top + pm.h, pm.y.p1 = pm.top;
   frame(&c, &pm, acc ? "accuracy: evaluation (dots) and training" : "evaluation MSE (log scale)", acc);
   epochs(&c, &pm, false);
-  resumes(&c, &pm);
+  resumes(&c, &pm, false);
   fprintf(f, "<g clip-path='url(#clip%d)'>\n", pm.clip);
   for (int r = 0; r < n; r++) {
     if (runs[r].log->metric != NN_RL_METRIC_NONE && runs[r].log->metric != c.metric) continue;
@@ -394,11 +404,11 @@ void nn_curves_svg(FILE *f, const char *title, const nn_curves_run *runs, int n)
   border(&c, &pm);
 
   /* throughput */
-  nn_svg_fit(&ps.y, speed.lo, speed.hi, false, true, (int)(H_SPEED / 36));
+  nn_svg_fit(&ps.y, speed.lo, speed.hi, false, true, (int)(H_SPEED / 30));
   ps.y.p0 = ps.top + ps.h, ps.y.p1 = ps.top;
   frame(&c, &ps, "training throughput (samples/s; intervals with an evaluation or checkpoint left out)", false);
   epochs(&c, &ps, false);
-  resumes(&c, &ps);
+  resumes(&c, &ps, true);
   fprintf(f, "<g clip-path='url(#clip%d)'>\n", ps.clip);
   for (int r = 0; r < n; r++) speed_line(&c, &ps, r);
   fputs("</g>\n", f);

@@ -245,6 +245,13 @@ static void figures(nn_run_report *r, const nn_config *c) {
   const nn_rl_segment *s = &rl->seg[rl->n_seg - 1];
   if (!r->epochs) r->epochs = s->epochs;
   r->ranks = s->ranks;
+  size_t len = 0;
+  for (int i = 0, prev = -1; i < rl->n_seg && len < sizeof r->ranks_text; i++) {
+    if (rl->seg[i].ranks == prev) continue;
+    len += (size_t)snprintf(r->ranks_text + len, sizeof r->ranks_text - len, "%s%d", prev < 0 ? "" : ",",
+                            rl->seg[i].ranks);
+    prev = rl->seg[i].ranks;
+  }
   r->step = s->step;
   if (s->steps_per_epoch > 0) {
     r->epochs_done = (double)s->step / (double)s->steps_per_epoch;

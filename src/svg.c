@@ -84,7 +84,7 @@ static double round_log(double x, bool down, bool fine) {
 }
 
 void nn_svg_fit(nn_svg_axis *a, double lo, double hi, bool log, bool from_zero, int ticks) {
-  a->log = log;
+  a->log = log, a->step = 0;
   if (!isfinite(lo) || !isfinite(hi) || lo > hi) lo = log ? 0.1 : 0, hi = 1;
   if (log) {
     if (!(lo > 0)) lo = hi > 0 ? hi / 10 : 0.1;
@@ -103,6 +103,7 @@ void nn_svg_fit(nn_svg_axis *a, double lo, double hi, bool log, bool from_zero, 
   double step = nice((hi - lo) / (ticks > 1 ? ticks : 5));
   a->lo = floor(lo / step + 1e-9) * step, a->hi = ceil(hi / step - 1e-9) * step;
   if (a->hi <= a->lo) a->hi = a->lo + step;
+  a->step = step;
 }
 
 int nn_svg_ticks(const nn_svg_axis *a, double min_px, nn_svg_tick *t, double *step) {
@@ -110,8 +111,8 @@ int nn_svg_ticks(const nn_svg_axis *a, double min_px, nn_svg_tick *t, double *st
   double px = fabs(a->p1 - a->p0);
   *step = 0;
   if (!a->log) {
-    double s = nice((a->hi - a->lo) / fmax(2, fmin(12, px / fmax(min_px, 1))));
-    if (s * px / (a->hi - a->lo) < min_px) s = nice(s * 1.6); /* one size up when they would crowd */
+    double s = a->step > 0 ? a->step : nice((a->hi - a->lo) / fmax(2, fmin(12, px / fmax(min_px, 1))));
+    while (s * px / (a->hi - a->lo) < 0.75 * min_px) s = nice(s * 1.6); /* one size up when they would crowd */
     *step = s;
     for (double k = ceil(a->lo / s - 1e-9); k * s <= a->hi * (1 + 1e-12) + 1e-12 && n < NN_SVG_MAX_TICKS; k++)
       t[n++] = (nn_svg_tick){.v = k * s == 0 ? 0 : k * s, .label = true, .strong = true};

@@ -19,6 +19,7 @@ typedef struct nn_svg_axis {
   double lo, hi; /* data range; log axes need 0 < lo < hi */
   bool log;
   double p0, p1; /* pixel positions of lo and hi (p1 < p0 for a y axis) */
+  double step;   /* linear: the tick step nn_svg_fit chose; 0 = choose in nn_svg_ticks */
 } nn_svg_axis;
 
 /* The pixel position of v (clamped to a little outside the axis). */
@@ -37,9 +38,10 @@ typedef struct nn_svg_tick {
   bool strong; /* a power of ten on a log axis, or any labelled tick on a linear one */
 } nn_svg_tick;
 
-/* The ticks of a fitted axis: about one labelled tick per min_px on a linear axis (fit it with
- * ticks = pixels / min_px so that its ends are ticks); on a log axis labels at least min_px
- * apart, with grid lines at the unlabelled 2..9 x 10^k between. Returns
+/* The ticks of an axis: on a linear one every a->step (the ends of a fitted axis are ticks),
+ * or about one per min_px when a->step is 0, and twice as far apart when they would come
+ * closer than 0.75 min_px; on a log axis labels at least min_px apart, with grid lines at the
+ * unlabelled 2..9 x 10^k between. Returns
  * the count (at most NN_SVG_MAX_TICKS). *step gets the linear step (0 for log axes). */
 int nn_svg_ticks(const nn_svg_axis *a, double min_px, nn_svg_tick *t, double *step);
 

@@ -48,9 +48,10 @@ typedef struct nn_run_report {
   char ckpt[2 * NN_PATH_MAX + 64];       /* newest checkpoint that verifies; "" = none */
   char ckpt_note[256];                   /* "none verifies", "2 newer ones do not verify", ... */
   int segments, killed_segments, failed_segments;
-  int ranks;        /* of the last segment; 0 = unknown */
-  double last_time; /* Unix time of the last event; 0 = none */
-  bool config_ok;   /* config.ini was read: kv holds every key */
+  int ranks;           /* of the last segment; 0 = unknown */
+  char ranks_text[32]; /* the rank counts of the segments as they changed: "2", "1,2" */
+  double last_time;    /* Unix time of the last event; 0 = none */
+  bool config_ok;      /* config.ini was read: kv holds every key */
   nn_run_kv *kv;
   int n_kv;
   char notes[1024];      /* what a person should know: skipped lines, unreadable config.ini, ... */
