@@ -21,7 +21,7 @@
 #include "runlog.h"
 
 /* A run without a lock file counts as running while metrics.jsonl changed this recently. */
-enum { RECENT_SECONDS = 120, MAX_CONFIG_BYTES = 1 << 20, SHORT_MESSAGE = 60 };
+enum { RECENT_SECONDS = 120, MAX_CONFIG_BYTES = 1 << 20, SHORT_MESSAGE = 52 };
 
 static void note(nn_run_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(nn_run_report *r, const char *fmt, ...) {
@@ -166,15 +166,23 @@ static void set_state(nn_run_report *r, nn_run_state s, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* msg cut to about n bytes at a UTF-8 character boundary, with "..." when cut. */
+/* The first line of msg cut to at most n bytes, with "..." when cut: at the last "; " if there
+ * is one in the second half, else at the last space, else at a UTF-8 character boundary. */
 static void shorten(char *out, size_t cap, const char *msg, size_t n) {
   size_t len = strcspn(msg, "\n");
   if (len <= n) {
     snprintf(out, cap, "%.*s", (int)len, msg);
     return;
   }
-  while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80) n--;
-  snprintf(out, cap, "%.*s...", (int)n, msg);
+  size_t cut = 0, space = 0;
+  for (size_t i = n / 2; i < n; i++) {
+    if (msg[i] == ';') cut = i;
+    if (msg[i] == ' ') space = i;
+  }
+  if (!cut) cut = space;
+  if (!cut)
+    for (cut = n; cut > 0 && ((unsigned char)msg[cut] & 0xC0) == 0x80;) cut--;
+  snprintf(out, cap, "%.*s...", (int)cut, msg);
 }
 
 static void state(nn_run_report *r, const nn_config *c, double mtime, double now) {
