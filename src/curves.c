@@ -197,6 +197,7 @@ static void epoch_lines(chart *c, const panel *p, int64_t spe, const char *strok
   double px = (double)spe * PW / (c->x.hi - c->x.lo);
   int every = thin_to(px, 5), label_every = thin_to(px, 24);
   double last = floor(c->x.hi / (double)spe), y = p->top - 5 - 11 * row;
+  if (last / every > PW) return; /* epochs too short to show even one in a million */
   char attrs[96], start[96];
   snprintf(attrs, sizeof attrs, "font-size='10' fill='%s' text-anchor='middle'", row || opacity < 1 ? stroke : "#555");
   snprintf(start, sizeof start, "font-size='10' fill='%s'", row || opacity < 1 ? stroke : "#555");

@@ -263,7 +263,7 @@ static void figures(nn_run_report *r, const nn_config *c) {
   r->step = s->step;
   if (s->steps_per_epoch > 0) {
     r->epochs_done = (double)s->step / (double)s->steps_per_epoch;
-    r->total_steps = s->steps_per_epoch * r->epochs;
+    if (r->epochs > 0 && s->steps_per_epoch <= INT64_MAX / r->epochs) r->total_steps = s->steps_per_epoch * r->epochs;
   }
   if (r->config_ok && c->train.max_steps > 0 && (!r->total_steps || c->train.max_steps < r->total_steps))
     r->total_steps = c->train.max_steps;

@@ -38,19 +38,32 @@ static void set_ckpt(nn_runlog *rl, const char *path) {
   rl->last_ckpt = d;
 }
 
+/* Whole numbers of a line, which may hold anything: non-finite becomes def, the rest is clamped
+ * to [0, 2^50] (counts; converting a larger double would be undefined). */
+static int64_t count(const nn_json_obj *o, const char *key, int64_t def) {
+  double v = nn_json_num(o, key, NAN);
+  if (!isfinite(v)) return def;
+  return v < 0 ? 0 : v > 0x1p50 ? (int64_t)1 << 50 : (int64_t)v;
+}
+
+static int small(const nn_json_obj *o, const char *key, int def) {
+  int64_t v = count(o, key, def);
+  return v > 1000000000 ? 1000000000 : (int)v;
+}
+
 static void on_start(nn_runlog *rl, const nn_json_obj *o, double t) {
   if (!grow((void **)&rl->seg, rl->n_seg, &rl->cap_seg, sizeof *rl->seg)) return (void)(rl->oom = true);
   nn_rl_segment *s = &rl->seg[rl->n_seg++];
   memset(s, 0, sizeof *s);
   s->t_start = s->t_last = t;
-  s->step0 = s->step = (int64_t)nn_json_num(o, "step", 0);
-  s->epoch0 = (int64_t)nn_json_num(o, "epoch", 0);
+  s->step0 = s->step = count(o, "step", 0);
+  s->epoch0 = count(o, "epoch", 0);
   s->summary_epoch = -1;
-  s->epochs = (int)nn_json_num(o, "epochs", 0);
-  s->steps_per_epoch = (int64_t)nn_json_num(o, "steps_per_epoch", 0);
-  s->ranks = (int)nn_json_num(o, "ranks", 0);
-  s->nodes = (int)nn_json_num(o, "nodes", 0);
-  s->batch_size = (int)nn_json_num(o, "batch_size", 0);
+  s->epochs = small(o, "epochs", 0);
+  s->steps_per_epoch = count(o, "steps_per_epoch", 0);
+  s->ranks = small(o, "ranks", 0);
+  s->nodes = small(o, "nodes", 0);
+  s->batch_size = small(o, "batch_size", 0);
   const nn_json_field *r = nn_json_get(o, "resumed");
   s->resumed = r && r->type == NN_JSON_BOOL && r->num != 0;
   s->sps_last = NAN;
@@ -62,9 +75,9 @@ static void on_start(nn_runlog *rl, const nn_json_obj *o, double t) {
 static void on_summary(nn_rl_segment *s, const nn_json_obj *o) {
   s->summary = true;
   if (s->end != NN_RL_STOPPED && s->end != NN_RL_FAILED) s->end = NN_RL_DONE;
-  s->summary_epoch = (int64_t)nn_json_num(o, "epoch", -1);
-  s->samples_this_run = (int64_t)nn_json_num(o, "samples_this_run", 0);
-  s->steps_this_run = (int64_t)nn_json_num(o, "steps_this_run", 0);
+  s->summary_epoch = count(o, "epoch", -1);
+  s->samples_this_run = count(o, "samples_this_run", 0);
+  s->steps_this_run = count(o, "steps_this_run", 0);
   s->wall = nn_json_num(o, "wall", NAN);
   s->elapsed = nn_json_num(o, "elapsed", NAN);
   s->sps = nn_json_num(o, "samples_per_s", NAN);
@@ -86,13 +99,14 @@ static void line(nn_runlog *rl, nn_json_obj *o, const char *text, size_t len) {
   const char *ev = nn_json_str(o, "event");
   if (!ev) return;
   double t = nn_json_num(o, "time", 0), step = nn_json_num(o, "step", NAN);
+  if (!(step >= 0 && step <= 0x1p50)) step = NAN; /* not a step count: the point is not used */
   snprintf(rl->last_event, sizeof rl->last_event, "%s", ev);
   if (t > 0) rl->last_time = t;
   if (!strcmp(ev, "start")) return on_start(rl, o, t);
   if (!rl->n_seg) return; /* before any start event: no segment to put it in */
   nn_rl_segment *s = &rl->seg[rl->n_seg - 1];
   if (t > 0) s->t_last = t;
-  if (isfinite(step) && step >= 0) s->step = (int64_t)step;
+  if (isfinite(step)) s->step = (int64_t)step;
   if (!strcmp(ev, "step")) {
     if (!isfinite(step)) return;
     if (!grow((void **)&rl->pts, rl->n_pts, &rl->cap_pts, sizeof *rl->pts)) return (void)(rl->oom = true);

@@ -178,6 +178,19 @@ static void test_runlog_segments(void **state) {
   assert_int_equal(rl.seg[0].end, NN_RL_DONE);
   assert_false(rl.seg[0].has_phases);
   nn_runlog_free(&rl);
+
+  /* numbers no run writes: clamped or dropped, never converted out of range */
+  t = "{\"event\":\"start\",\"step\":-5,\"epochs\":1e300,\"steps_per_epoch\":1e300,\"ranks\":1e20}\n"
+      "{\"event\":\"step\",\"step\":1e308,\"loss\":1}\n"
+      "{\"event\":\"step\",\"step\":nan,\"loss\":1}\n"
+      "{\"event\":\"summary\",\"epoch\":-inf,\"step\":3,\"samples_this_run\":1e99}\n";
+  nn_runlog_parse(&rl, t, strlen(t));
+  assert_int_equal(rl.n_seg, 1);
+  assert_int_equal(rl.n_pts, 0);
+  assert_true(rl.seg[0].step0 == 0 && rl.seg[0].step == 3 && rl.seg[0].ranks == 1000000000);
+  assert_true(rl.seg[0].steps_per_epoch == (int64_t)1 << 50 && rl.seg[0].summary_epoch == -1);
+  assert_true(rl.seg[0].samples_this_run == (int64_t)1 << 50);
+  nn_runlog_free(&rl);
 }
 
 static void test_runlog_read(void **state) {
