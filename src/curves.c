@@ -35,6 +35,7 @@ typedef struct chart {
 
 typedef struct panel {
   double top, h;
+  double title_dy; /* the title this much higher (room for rows of epoch numbers) */
   nn_svg_axis y;
   int clip; /* id of the clip path of its plot area */
 } panel;
@@ -49,7 +50,7 @@ static void frame(chart *c, panel *p, const char *title, bool percent) {
   p->clip = c->clips++;
   fprintf(f, "<clipPath id='clip%d'><rect x='%d' y='%.1f' width='%d' height='%.1f'/></clipPath>\n", p->clip, ML, p->top,
           PW, p->h);
-  nn_svg_text(f, ML, p->top - 26, "font-size='13' font-weight='bold' fill='#222'", "%s", title);
+  nn_svg_text(f, ML, p->top - 26 - p->title_dy, "font-size='13' font-weight='bold' fill='#222'", "%s", title);
   int n = nn_svg_ticks(&p->y, p->y.log ? 18 : 30, t, &step);
   for (int i = 0; i < n; i++) {
     double y = nn_svg_map(&p->y, t[i].v);
@@ -192,11 +193,11 @@ static int thin_to(double px, double min_px) {
 }
 
 /* Lines at the boundaries of epochs of spe steps; numbers in label row `row` above the panel. */
-static void epoch_lines(chart *c, const panel *p, int64_t spe, const char *stroke, double opacity, int row,
+static void epoch_lines(chart *c, const panel *p, int64_t spe, double end, const char *stroke, double opacity, int row,
                         bool labels) {
   double px = (double)spe * PW / (c->x.hi - c->x.lo);
   int every = thin_to(px, 5), label_every = thin_to(px, 24);
-  double last = floor(c->x.hi / (double)spe), y = p->top - 5 - 11 * row;
+  double last = floor(fmin(end, c->x.hi) / (double)spe), y = p->top - 5 - 11 * row;
   if (last / every > PW) return; /* epochs too short to show even one in a million */
   char attrs[96], start[96];
   snprintf(attrs, sizeof attrs, "font-size='10' fill='%s' text-anchor='middle'", row || opacity < 1 ? stroke : "#555");
@@ -211,24 +212,40 @@ static void epoch_lines(chart *c, const panel *p, int64_t spe, const char *strok
   if (labels) nn_svg_text(c->f, ML + 2, y, start, "epoch");
 }
 
-/* Thin grey lines at the epoch boundaries, numbered above the panel when labels is set; when
- * the runs' epochs differ in length (batch size, data), each run's in its colour (numbers for
- * the first two). */
-static void epochs(chart *c, const panel *p, bool labels) {
-  int64_t common = 0;
+enum { MAX_EPOCH_ROWS = 4 };
+
+/* Rows of epoch numbers above the first panel: 1 when every run has epochs of the same length
+ * (or none), else one per run that has epochs, at most MAX_EPOCH_ROWS. *common gets the
+ * shared length (0 when they differ). */
+static int epoch_rows(const chart *c, int64_t *common) {
   int count = 0;
   bool same = true;
+  *common = 0;
   for (int r = 0; r < c->n; r++) {
     int64_t spe = steps_per_epoch(c->runs[r].log);
     if (spe <= 0) continue;
-    if (!count++) common = spe;
-    else if (spe != common) same = false;
+    if (!count++) *common = spe;
+    else if (spe != *common) same = false;
   }
-  if (!count) return;
-  if (same) return epoch_lines(c, p, common, "#b0b0b0", 1, 0, labels);
+  if (!same) *common = 0;
+  return same ? 1 : count < MAX_EPOCH_ROWS ? count : MAX_EPOCH_ROWS;
+}
+
+/* Thin grey lines at the epoch boundaries, numbered above the panel when labels is set; when
+ * the runs' epochs differ in length (batch size, data), each run's in its colour up to its last
+ * step (numbers for the first MAX_EPOCH_ROWS such runs). */
+static void epochs(chart *c, const panel *p, bool labels) {
+  int64_t common;
+  epoch_rows(c, &common);
+  if (common > 0) return epoch_lines(c, p, common, c->x.hi, "#b0b0b0", 1, 0, labels);
   for (int r = 0, row = 0; r < c->n; r++) {
-    int64_t spe = steps_per_epoch(c->runs[r].log);
-    if (spe > 0) epoch_lines(c, p, spe, colour(r), 0.5, row, labels && row < 2), row++;
+    const nn_runlog *rl = c->runs[r].log;
+    int64_t spe = steps_per_epoch(rl);
+    if (spe <= 0) continue;
+    double end = (double)nn_runlog_last_step(rl);
+    if (rl->n_pts) end = fmax(end, rl->pts[rl->n_pts - 1].step);
+    epoch_lines(c, p, spe, end, colour(r), 0.5, row, labels && row < MAX_EPOCH_ROWS);
+    row++;
   }
 }
 
@@ -360,7 +377,10 @@ void nn_curves_svg(FILE *f, const char *title, const nn_curves_run *runs, int n)
     }
     legend_h = 18.0 * rows + 28;
   }
-  panel pl = {.top = 44 + legend_h + 44}, pm = {.top = pl.top + H_LOSS + 72}, ps = {.top = pm.top + H_METRIC + 72};
+  int64_t common;
+  double rows_dy = 11.0 * (epoch_rows(&c, &common) - 1);
+  panel pl = {.top = 44 + legend_h + 44 + rows_dy, .title_dy = rows_dy}, pm = {.top = pl.top + H_LOSS + 72},
+        ps = {.top = pm.top + H_METRIC + 72};
   pl.h = H_LOSS, pm.h = H_METRIC, ps.h = H_SPEED;
   double height = ps.top + H_SPEED + 44;
 
