@@ -59,10 +59,9 @@ static void fmt_duration(char *b, size_t cap, double s) {
 }
 
 static void fmt_age(char *b, size_t cap, double t, double now) {
-  if (t <= 0) return (void)snprintf(b, cap, "-");
   double a = now - t;
-  if (a < 0) a = 0;
-  if (a < 120) snprintf(b, cap, "%.0fs ago", a);
+  if (t <= 0) snprintf(b, cap, "-");
+  else if (a < 120) snprintf(b, cap, "%.0fs ago", a < 0 ? 0 : a);
   else if (a < 2 * 3600) snprintf(b, cap, "%.0fm ago", a / 60);
   else if (a < 2 * 86400) snprintf(b, cap, "%.0fh ago", a / 3600);
   else snprintf(b, cap, "%.0fd ago", a / 86400);

@@ -237,7 +237,10 @@ static int epoch_rows(const chart *c, int64_t *common) {
 static void epochs(chart *c, const panel *p, bool labels) {
   int64_t common;
   epoch_rows(c, &common);
-  if (common > 0) return epoch_lines(c, p, common, c->x.hi, "#b0b0b0", 1, 0, labels);
+  if (common > 0) {
+    epoch_lines(c, p, common, c->x.hi, "#b0b0b0", 1, 0, labels);
+    return;
+  }
   for (int r = 0, row = 0; r < c->n; r++) {
     const nn_runlog *rl = c->runs[r].log;
     int64_t spe = steps_per_epoch(rl);

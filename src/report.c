@@ -62,7 +62,10 @@ static void add_kv(const char *section, const char *key, const char *value, void
   nn_run_kv *kv = realloc(r->kv, sizeof *kv * (size_t)(r->n_kv + 1));
   char *v = kv ? malloc(strlen(value) + 1) : NULL;
   if (kv) r->kv = kv;
-  if (!v) return (void)(a->oom = true);
+  if (!v) {
+    a->oom = true;
+    return;
+  }
   strcpy(v, value);
   snprintf(kv[r->n_kv].key, sizeof kv[r->n_kv].key, "%s.%s", section, key);
   kv[r->n_kv++].value = v;
@@ -72,22 +75,27 @@ static void read_config(nn_run_report *r, nn_config *c) {
   char path[NN_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/config.ini", r->dir);
   nn_config_defaults(c);
-  FILE *f = fopen(path, "rb");
-  if (!f) return note(r, "config.ini: %s (config keys unknown)", strerror(errno));
+  FILE *f = nn_runlog_open_file(path);
+  if (!f) {
+    note(r, "config.ini: %s (config keys unknown)", errno == EINVAL ? "not a regular file" : strerror(errno));
+    return;
+  }
   char *text = malloc(MAX_CONFIG_BYTES + 1);
   size_t n = text ? fread(text, 1, MAX_CONFIG_BYTES, f) : 0;
   bool big = text && n == MAX_CONFIG_BYTES && fgetc(f) != EOF;
   fclose(f);
   if (!text || big || memchr(text, 0, n)) {
     free(text);
-    return note(r, "config.ini: %s (config keys unknown)", text ? "not a text INI file of at most 1 MiB" : "no memory");
+    note(r, "config.ini: %s (config keys unknown)", text ? "not a text INI file of at most 1 MiB" : "no memory");
+    return;
   }
   text[n] = 0;
   int rc = nn_config_parse(c, text, path);
   free(text);
   if (rc) {
     nn_config_defaults(c);
-    return note(r, "%s (config keys unknown)", nn_errmsg());
+    note(r, "%s (config keys unknown)", nn_errmsg());
+    return;
   }
   kv_acc a = {.r = r};
   nn_config_each(c, add_kv, &a);
@@ -114,7 +122,10 @@ static void find_ckpt_dir(nn_run_report *r, const nn_config *c) {
   const char *last = r->log->last_ckpt;
   if (last && strrchr(last, '/')) snprintf(d, sizeof d, "%.*s", (int)(strrchr(last, '/') - last), last);
   else if (!strchr(c->checkpoint.dir, '%')) snprintf(d, sizeof d, "%s", c->checkpoint.dir);
-  else return note(r, "checkpoint.dir %s: no checkpoint reported yet to tell what it expands to", c->checkpoint.dir);
+  else {
+    note(r, "checkpoint.dir %s: no checkpoint reported yet to tell what it expands to", c->checkpoint.dir);
+    return;
+  }
   if (d[0] == '/' || is_dir(d)) {
     snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s", d);
     return;
@@ -144,7 +155,8 @@ static void find_ckpt(nn_run_report *r) {
     snprintf(r->ckpt_note, sizeof r->ckpt_note, "none verifies");
     char first[160];
     snprintf(first, sizeof first, "%.*s", (int)strcspn(skipped, "\n"), skipped);
-    return note(r, "checkpoints in %s: none verifies (%s)", r->ckpt_dir, first[0] ? first : nn_errmsg());
+    note(r, "checkpoints in %s: none verifies (%s)", r->ckpt_dir, first[0] ? first : nn_errmsg());
+    return;
   }
   int bad = 0;
   for (const char *p = skipped; *p; p++) bad += *p == '\n';
@@ -189,10 +201,17 @@ static void state(nn_run_report *r, const nn_config *c, double mtime, double now
   const nn_runlog *rl = r->log;
   int lock = run_is_locked(r->dir);
   bool recent = now - mtime < RECENT_SECONDS;
-  if (lock == 1) return set_state(r, NN_RUN_RUNNING, "running");
+  if (lock == 1) {
+    set_state(r, NN_RUN_RUNNING, "running");
+    return;
+  }
   if (!rl->n_seg) {
-    if (lock < 0 && recent) return set_state(r, NN_RUN_RUNNING_GUESS, "running? (starting)");
-    return set_state(r, NN_RUN_FAILED, "failed before training started (see the job's output)");
+    if (lock < 0 && recent) {
+      set_state(r, NN_RUN_RUNNING_GUESS, "running? (starting)");
+      return;
+    }
+    set_state(r, NN_RUN_FAILED, "failed before training started (see the job's output)");
+    return;
   }
   const nn_rl_segment *s = &rl->seg[rl->n_seg - 1];
   char msg[SHORT_MESSAGE + 8];
@@ -201,23 +220,31 @@ static void state(nn_run_report *r, const nn_config *c, double mtime, double now
     r->message = malloc(strlen(s->message ? s->message : "") + 1);
     if (r->message) strcpy(r->message, s->message ? s->message : "");
     shorten(msg, sizeof msg, s->message ? s->message : "", SHORT_MESSAGE);
-    return set_state(r, NN_RUN_FAILED, "failed: %s", msg);
-  case NN_RL_STOPPED: return set_state(r, NN_RUN_STOPPED, "stopped (resume me)");
+    set_state(r, NN_RUN_FAILED, "failed: %s", msg);
+    return;
+  case NN_RL_STOPPED: set_state(r, NN_RUN_STOPPED, "stopped (resume me)"); return;
   case NN_RL_DONE: {
     int64_t max_steps = r->config_ok ? c->train.max_steps : 0;
     bool complete = (r->epochs > 0 && s->summary_epoch >= r->epochs) || (max_steps > 0 && s->step >= max_steps);
-    if (complete) return set_state(r, NN_RUN_FINISHED, "finished");
-    return set_state(r, NN_RUN_STOPPED, "stopped (resume me)");
+    if (complete) {
+      set_state(r, NN_RUN_FINISHED, "finished");
+      return;
+    }
+    set_state(r, NN_RUN_STOPPED, "stopped (resume me)");
+    return;
   }
   case NN_RL_OPEN: break;
   }
-  if (lock < 0 && recent) return set_state(r, NN_RUN_RUNNING_GUESS, "running? (no lock file)");
+  if (lock < 0 && recent) {
+    set_state(r, NN_RUN_RUNNING_GUESS, "running? (no lock file)");
+    return;
+  }
   set_state(r, NN_RUN_FAILED, "failed: killed or crashed (no end event)");
 }
 
 /* Throughput: for a running segment the mean of its last 5 step events without an evaluation
- * or checkpoint in their interval, else samples over
- * training-step time summed over the segments' summaries. */
+ * or checkpoint in their interval, else samples over training-step time summed over the
+ * segments' summaries. */
 static void throughput(nn_run_report *r) {
   const nn_runlog *rl = r->log;
   r->samples_per_s = NAN;

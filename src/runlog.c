@@ -2,10 +2,13 @@
 #include "runlog.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "nnmpi/status.h"
@@ -23,7 +26,7 @@ static bool grow(void **arr, int n, int *cap, size_t size) {
   return true;
 }
 
-static char *dup(const char *s) {
+static char *copy_text(const char *s) {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
   if (d) memcpy(d, s, n);
@@ -32,8 +35,11 @@ static char *dup(const char *s) {
 
 static void set_ckpt(nn_runlog *rl, const char *path) {
   if (!path || !*path) return;
-  char *d = dup(path);
-  if (!d) return (void)(rl->oom = true);
+  char *d = copy_text(path);
+  if (!d) {
+    rl->oom = true;
+    return;
+  }
   free(rl->last_ckpt);
   rl->last_ckpt = d;
 }
@@ -52,7 +58,10 @@ static int small(const nn_json_obj *o, const char *key, int def) {
 }
 
 static void on_start(nn_runlog *rl, const nn_json_obj *o, double t) {
-  if (!grow((void **)&rl->seg, rl->n_seg, &rl->cap_seg, sizeof *rl->seg)) return (void)(rl->oom = true);
+  if (!grow((void **)&rl->seg, rl->n_seg, &rl->cap_seg, sizeof *rl->seg)) {
+    rl->oom = true;
+    return;
+  }
   nn_rl_segment *s = &rl->seg[rl->n_seg++];
   memset(s, 0, sizeof *s);
   s->t_start = s->t_last = t;
@@ -102,14 +111,20 @@ static void line(nn_runlog *rl, nn_json_obj *o, const char *text, size_t len) {
   if (!(step >= 0 && step <= 0x1p50)) step = NAN; /* not a step count: the point is not used */
   snprintf(rl->last_event, sizeof rl->last_event, "%s", ev);
   if (t > 0) rl->last_time = t;
-  if (!strcmp(ev, "start")) return on_start(rl, o, t);
+  if (!strcmp(ev, "start")) {
+    on_start(rl, o, t);
+    return;
+  }
   if (!rl->n_seg) return; /* before any start event: no segment to put it in */
   nn_rl_segment *s = &rl->seg[rl->n_seg - 1];
   if (t > 0) s->t_last = t;
   if (isfinite(step)) s->step = (int64_t)step;
   if (!strcmp(ev, "step")) {
     if (!isfinite(step)) return;
-    if (!grow((void **)&rl->pts, rl->n_pts, &rl->cap_pts, sizeof *rl->pts)) return (void)(rl->oom = true);
+    if (!grow((void **)&rl->pts, rl->n_pts, &rl->cap_pts, sizeof *rl->pts)) {
+      rl->oom = true;
+      return;
+    }
     double acc = nn_json_num(o, "acc", NAN);
     nn_rl_point p = {.step = step,
                      .time = t,
@@ -126,7 +141,10 @@ static void line(nn_runlog *rl, nn_json_obj *o, const char *text, size_t len) {
     const nn_json_field *fa = nn_json_get(o, "accuracy");
     nn_rl_metric kind = fa ? NN_RL_ACCURACY : nn_json_get(o, "mse") ? NN_RL_MSE : NN_RL_METRIC_NONE;
     if (kind != NN_RL_METRIC_NONE) rl->metric = kind;
-    if (!grow((void **)&rl->evals, rl->n_evals, &rl->cap_evals, sizeof *rl->evals)) return (void)(rl->oom = true);
+    if (!grow((void **)&rl->evals, rl->n_evals, &rl->cap_evals, sizeof *rl->evals)) {
+      rl->oom = true;
+      return;
+    }
     s->pause = true;
     rl->evals[rl->n_evals++] = (nn_rl_eval){.step = step,
                                             .epoch = nn_json_num(o, "epoch", NAN),
@@ -143,7 +161,7 @@ static void line(nn_runlog *rl, nn_json_obj *o, const char *text, size_t len) {
     s->end = NN_RL_FAILED;
     const char *m = nn_json_str(o, "message");
     free(s->message);
-    s->message = dup(m ? m : "(no message)");
+    s->message = copy_text(m ? m : "(no message)");
   } else if (!strcmp(ev, "summary")) {
     on_summary(s, o);
   }
@@ -166,9 +184,27 @@ void nn_runlog_parse(nn_runlog *rl, const char *text, size_t len) {
   nn_json_free(&o);
 }
 
+/* path opened for reading if it is a regular file; a FIFO or device never blocks the reader
+ * (O_NONBLOCK, then fstat). NULL with errno set otherwise (EINVAL: not a regular file). */
+FILE *nn_runlog_open_file(const char *path) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0) return NULL;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+    close(fd);
+    errno = e;
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) close(fd);
+  return f;
+}
+
 int nn_runlog_read(const char *path, nn_runlog *rl) {
   memset(rl, 0, sizeof *rl);
-  FILE *f = fopen(path, "rb");
+  FILE *f = nn_runlog_open_file(path);
+  if (!f && errno == EINVAL) return NN_FAIL(NN_EIO, "%s: not a regular file", path);
   if (!f) return NN_FAIL(NN_EIO, "%s: %s", path, strerror(errno));
   size_t n = 0, cap = 1 << 16;
   char *buf = malloc(cap);

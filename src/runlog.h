@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum { NN_RL_PHASES = 7 };
 /* The phases of a summary event, in its order: data, forward, backward, allreduce, optimizer
@@ -89,6 +90,10 @@ int nn_runlog_read(const char *path, nn_runlog *rl);
  * their final '\n' mark rl->partial and are not used. For tests and nn_runlog_read. */
 void nn_runlog_parse(nn_runlog *rl, const char *text, size_t len);
 void nn_runlog_free(nn_runlog *rl);
+
+/* path opened for reading when it is a regular file, without blocking on a FIFO or device;
+ * NULL with errno set otherwise (EINVAL: not a regular file). */
+FILE *nn_runlog_open_file(const char *path);
 
 /* The last step the run reached (last event of any kind that names a step); 0 when none. */
 int64_t nn_runlog_last_step(const nn_runlog *rl);

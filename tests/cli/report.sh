@@ -162,5 +162,12 @@ expect_out "learning curves: all.svg" "and the SVG is still written"
 svg_ok all.svg "mixed runs"
 expect_rc 1 "a dir without metrics.jsonl" "$NNMPI" report --no-svg bin
 expect_out "no metrics.jsonl" "says what is missing"
+# FIFOs never block the report (bounded by timeout 20)
+mkdir fifo && mkfifo fifo/metrics.jsonl
+expect_rc 1 "metrics.jsonl is a FIFO" timeout 20 "$NNMPI" report --no-svg fifo
+expect_out "fifo/metrics.jsonl: not a regular file" "named as not a regular file"
+rm fifo/metrics.jsonl && cp chain/metrics.jsonl fifo/ && mkfifo fifo/config.ini
+expect_rc 0 "config.ini is a FIFO" timeout 20 "$NNMPI" report --no-svg fifo
+expect_out "config.ini: not a regular file" "a note says so, the run is still reported"
 
 finish
