@@ -109,6 +109,25 @@ static void polyline(chart *c, const panel *p, const double *xs, const double *y
   if (open) fputs("'/>\n", f);
 }
 
+/* Opens a marker of run's shape at (x, y) (circle, square, diamond: colours repeat after 10
+ * runs, shapes tell those runs apart); returns the element's name for the closing tag. */
+static const char *marker(FILE *f, double x, double y, double r, int run, const char *attrs) {
+  switch (run / N_COLOURS % 3) {
+  case 1:
+    fprintf(f, "<rect %s x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='%s'", attrs, x - r, y - r, 2 * r, 2 * r,
+            colour(run));
+    return "rect";
+  case 2:
+    r *= 1.3;
+    fprintf(f, "<polygon %s points='%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f' fill='%s'", attrs, x, y - r, x + r, y, x,
+            y + r, x - r, y, colour(run));
+    return "polygon";
+  default:
+    fprintf(f, "<circle %s cx='%.1f' cy='%.1f' r='%.1f' fill='%s'", attrs, x, y, r, colour(run));
+    return "circle";
+  }
+}
+
 /* Evaluation markers with a tooltip each (what a browser shows when hovering). */
 static void markers(chart *c, const panel *p, int run, bool metric) {
   const nn_runlog *rl = c->runs[run].log;
@@ -117,17 +136,16 @@ static void markers(chart *c, const panel *p, int run, bool metric) {
     const nn_rl_eval *e = &rl->evals[i];
     double v = metric ? e->metric : e->loss;
     if (!isfinite(v) || (p->y.log && v <= 0)) continue;
-    fprintf(c->f,
-            "<circle class='eval-marker' cx='%.1f' cy='%.1f' r='%.1f' fill='%s' stroke='white' "
-            "stroke-width='0.8'><title>",
-            nn_svg_map(&c->x, e->step), nn_svg_map(&p->y, v), r, colour(run));
+    const char *tag = marker(c->f, nn_svg_map(&c->x, e->step), nn_svg_map(&p->y, v), r, run,
+                             "class='eval-marker' stroke='white' stroke-width='0.8'");
+    fputs("><title>", c->f);
     nn_svg_escape(c->f, c->runs[run].label);
     if (rl->metric == NN_RL_ACCURACY)
-      fprintf(c->f, ": epoch %g, step %g: evaluation loss %.4g, accuracy %.2f%%</title></circle>\n", e->epoch, e->step,
-              e->loss, 100 * e->metric);
+      fprintf(c->f, ": epoch %g, step %g: evaluation loss %.4g, accuracy %.2f%%</title></%s>\n", e->epoch, e->step,
+              e->loss, 100 * e->metric, tag);
     else
-      fprintf(c->f, ": epoch %g, step %g: evaluation loss %.4g, MSE %.4g</title></circle>\n", e->epoch, e->step,
-              e->loss, e->metric);
+      fprintf(c->f, ": epoch %g, step %g: evaluation loss %.4g, MSE %.4g</title></%s>\n", e->epoch, e->step, e->loss,
+              e->metric, tag);
   }
 }
 
@@ -306,7 +324,8 @@ static double legend(chart *c, double top) {
     if (x > ML && x + w > W - MR) x = ML, y += 18;
     fprintf(c->f, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>", x, x + 20, y - 4,
             y - 4, colour(r));
-    fprintf(c->f, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", x + 10, y - 4, colour(r));
+    marker(c->f, x + 10, y - 4, 3, r, "");
+    fputs("/>\n", c->f);
     const nn_runlog *rl = c->runs[r].log;
     bool none = !rl->n_pts && !rl->n_evals;
     nn_svg_text(c->f, x + 26, y, "font-size='12' fill='#222'", "%s%s", c->runs[r].label,
