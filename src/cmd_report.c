@@ -34,9 +34,10 @@ static const char usage[] =
     "verifies), segments (starts: 2 or more for resumed or requeued runs), updated (age of the last\n"
     "event).\n"
     "states: running (a live process holds the run's lock), running? (no lock file, no end event,\n"
-    "metrics.jsonl changed in the last 2 minutes), finished, stopped (resume me) (exit 75 after a\n"
-    "checkpoint, or ended before training was complete: run the same command again), failed:\n"
-    "MESSAGE, failed: killed or crashed (no end event and no process).\n"
+    "metrics.jsonl changed in the last 2 minutes, or 3 times the longest pause between its events),\n"
+    "finished, stopped (resume me) (exit 75 after a checkpoint, or ended before training was\n"
+    "complete: run the same command again), failed: MESSAGE, failed: killed or crashed (no end event\n"
+    "and no process).\n"
     "\n"
     "exit codes: 0 every run directory read, 1 some could not be read (each named on stderr; the\n"
     "others are still reported), 2 usage error. See docs/operations.md.\n";

@@ -20,7 +20,8 @@
 #include "nnmpi/status.h"
 #include "runlog.h"
 
-/* A run without a lock file counts as running while metrics.jsonl changed this recently. */
+/* A run without a lock file counts as running while metrics.jsonl changed this recently (or
+ * within 3 times the longest pause between its events, for runs that log less often). */
 enum { RECENT_SECONDS = 120, MAX_CONFIG_BYTES = 1 << 20, SHORT_MESSAGE = 52 };
 
 static void note(nn_run_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -200,7 +201,9 @@ static void shorten(char *out, size_t cap, const char *msg, size_t n) {
 static void state(nn_run_report *r, const nn_config *c, double mtime, double now) {
   const nn_runlog *rl = r->log;
   int lock = run_is_locked(r->dir);
-  bool recent = now - mtime < RECENT_SECONDS;
+  double window = RECENT_SECONDS;
+  if (rl->n_seg && 3 * rl->seg[rl->n_seg - 1].max_gap > window) window = 3 * rl->seg[rl->n_seg - 1].max_gap;
+  bool recent = now - mtime < window;
   if (lock == 1) {
     set_state(r, NN_RUN_RUNNING, "running");
     return;

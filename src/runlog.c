@@ -117,6 +117,7 @@ static void line(nn_runlog *rl, nn_json_obj *o, const char *text, size_t len) {
   }
   if (!rl->n_seg) return; /* before any start event: no segment to put it in */
   nn_rl_segment *s = &rl->seg[rl->n_seg - 1];
+  if (t > 0 && t - s->t_last > s->max_gap) s->max_gap = t - s->t_last;
   if (t > 0) s->t_last = t;
   if (isfinite(step)) s->step = (int64_t)step;
   if (!strcmp(ev, "step")) {

@@ -45,6 +45,7 @@ typedef enum {
 
 typedef struct nn_rl_segment {
   double t_start, t_last;  /* times (Unix seconds) of the start event and of the segment's last event */
+  double max_gap;          /* the longest time between two consecutive events of the segment */
   int64_t step0, step;     /* step at the start, and at the segment's last event */
   int64_t epoch0;          /* epochs completed at the start */
   int64_t summary_epoch;   /* epochs completed per the summary event; -1 = none */

@@ -154,6 +154,7 @@ static void test_runlog_segments(void **state) {
   assert_true(s->has_phases && s->phase[4] == 0.4 && s->phase[6] == 0.5);
   assert_true(s->sps == 56 && s->samples_this_run == 56 && s->elapsed == 5);
   assert_true(s->t_start == 200 && s->t_last == 202.1);
+  assert_true(fabs(s->max_gap - 1) < 1e-9); /* 200 -> 201 */
   /* segment 3: failed with its message */
   assert_int_equal(rl.seg[2].end, NN_RL_FAILED);
   assert_string_equal(rl.seg[2].message, "step 18: non-finite loss \"nan\"");

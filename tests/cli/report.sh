@@ -126,6 +126,14 @@ touch -d '10 minutes ago' prog/metrics.jsonl
 expect_rc 0 "report on a stale run" "$NNMPI" report --no-svg prog
 row_has prog "failed: killed or crashed" "no lock file, no end event, quiet for 10 minutes: killed"
 
+# a slow run (10 minutes between events) quiet for 5 minutes is still running?
+mkdir -p slow
+printf '%s\n' '{"time":1700000000.0,"event":"start","ranks":1,"step":0,"epoch":0,"epochs":2,"steps_per_epoch":100}' \
+  '{"time":1700000600.0,"event":"step","epoch":1,"step":50,"loss":0.7,"acc":0.5,"samples_per_s":10.0}' >slow/metrics.jsonl
+touch -d '5 minutes ago' slow/metrics.jsonl
+expect_rc 0 "report on a slow run" "$NNMPI" report --no-svg slow
+row_has slow "running? (no lock file)" "the quiet time is measured against its pauses"
+
 # ---- a run killed with -9 in the middle, then resumed and stopped again
 "$NNMPI" train --set train.epochs=1000 --set data.synth_samples=600 --set log.every_steps=4 --set log.progress=lines \
   --set log.run_dir=killed >killed.log 2>&1 &
