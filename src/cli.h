@@ -11,6 +11,7 @@ int nn_cmd_data(int argc, char **argv);     /* data import-idx | import-csv | sy
 int nn_cmd_inspect(int argc, char **argv);
 int nn_cmd_config(int argc, char **argv);
 int nn_cmd_gradcheck(int argc, char **argv);
+int nn_cmd_report(int argc, char **argv);    /* report RUN_DIR...: compare and follow runs */
 /* Prints the summary of a checkpoint file and verifies its checksums (used by inspect). */
 int nn_cmd_inspect_checkpoint(const char *path);
 

@@ -709,6 +709,15 @@ int nn_config_write(const nn_config *c, FILE *out) {
   return ferror(out) ? NN_FAIL(NN_EIO, "writing the config failed") : NN_OK;
 }
 
+void nn_config_each(const nn_config *c, void (*fn)(const char *section, const char *key, const char *value, void *arg),
+                    void *arg) {
+  char buf[NN_PATH_MAX + 64];
+  for (int i = 0; i < N_KEYS; i++) {
+    format_value(c, &keys[i], buf, sizeof buf);
+    fn(keys[i].section, keys[i].name, buf, arg);
+  }
+}
+
 char *nn_config_to_string(const nn_config *c) {
   char *s = NULL;
   size_t n = 0;

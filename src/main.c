@@ -24,6 +24,7 @@ static const char usage[] =
     "  inspect    summarise and verify a dataset or checkpoint file:  nnmpi inspect FILE.h5\n"
     "  config     print the effective config as INI:  nnmpi config [-c CONFIG] [--set k=v ...]\n"
     "  gradcheck  finite differences vs backprop:  nnmpi gradcheck [-c CONFIG]\n"
+    "  report     compare and follow runs (table + learning curves):  nnmpi report RUN_DIR...\n"
     "\n"
     "  nnmpi <command> --help   options of one command\n"
     "  nnmpi --version          versions of nnmpi and the MPI, HDF5 and BLAS it was built with\n"
@@ -37,7 +38,7 @@ static const struct {
 } commands[] = {
     {"train", nn_cmd_train},     {"eval", nn_cmd_eval},       {"predict", nn_cmd_predict},
     {"data", nn_cmd_data},       {"inspect", nn_cmd_inspect}, {"config", nn_cmd_config},
-    {"gradcheck", nn_cmd_gradcheck},
+    {"gradcheck", nn_cmd_gradcheck}, {"report", nn_cmd_report},
 };
 
 static const char *command = "";

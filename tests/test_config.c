@@ -438,6 +438,42 @@ static void test_diff_state(void **state) {
   assert_int_equal(nn_config_diff_state(&a, &b, NULL, 0), 3);
 }
 
+/* nn_config_each: every key once, in table order, formatted as nn_config_write writes it. */
+typedef struct {
+  int n;
+  char text[8192];
+} each_acc;
+
+static void each_collect(const char *section, const char *key, const char *value, void *arg) {
+  each_acc *a = arg;
+  size_t len = strlen(a->text);
+  snprintf(a->text + len, sizeof a->text - len, "%s.%s=%s\n", section, key, value);
+  a->n++;
+}
+
+static void test_each(void **state) {
+  (void)state;
+  nn_config c;
+  nn_config_defaults(&c);
+  assert_int_equal(nn_config_set(&c, "optim.lr=0.25"), NN_OK);
+  assert_int_equal(nn_config_set(&c, "model.layers=3,8,1"), NN_OK);
+  each_acc *a = calloc(1, sizeof *a);
+  assert_non_null(a);
+  nn_config_each(&c, each_collect, a);
+  tu_assert_contains(a->text, "model.layers=3,8,1\n");
+  tu_assert_contains(a->text, "optim.lr=0.25\n");
+  tu_assert_contains(a->text, "checkpoint.dir=\n");
+  tu_assert_contains(a->text, "log.run_dir=runs/default\n");
+  /* one call per key line of the INI output */
+  char *ini = nn_config_to_string(&c);
+  assert_non_null(ini);
+  int lines = 0;
+  for (char *p = ini; (p = strstr(p, " =")); p++) lines++;
+  assert_int_equal(a->n, lines);
+  free(ini);
+  free(a);
+}
+
 static char *source_file(const char *rel) {
   const char *src = getenv("NN_SOURCE_DIR");
   static char path[2048];
@@ -548,6 +584,7 @@ int main(void) {
       cmocka_unit_test(test_poke_sizes),      cmocka_unit_test(test_poke_size0),
       cmocka_unit_test(test_poke_enum),       cmocka_unit_test(test_poke_synth),
       cmocka_unit_test(test_poke_string),     cmocka_unit_test(test_diff_state),
+      cmocka_unit_test(test_each),
       cmocka_unit_test(test_load_config),
       cmocka_unit_test(test_example_configs), cmocka_unit_test(test_doc_up_to_date),
   };

@@ -100,6 +100,11 @@ int nn_config_write(const nn_config *c, FILE *out);
 /* Same into a malloc'ed NUL-terminated string (caller frees); NULL on ENOMEM. */
 char *nn_config_to_string(const nn_config *c);
 
+/* Calls fn(section, key, value, arg) for every key of the table in table order, value being
+ * the key's value in c formatted as nn_config_write writes it (e.g. "optim", "lr", "0.01"). */
+void nn_config_each(const nn_config *c, void (*fn)(const char *section, const char *key, const char *value, void *arg),
+                    void *arg);
+
 /* Writes the Markdown reference of every key (docs/config.md). */
 int nn_config_write_doc(FILE *out);
 

@@ -18,8 +18,8 @@ group[config]=CONFIG
 for u in h5 fs dataset dataset_inspect dataset_write import import_idx import_csv import_synth checkpoint \
   checkpoint_header checkpoint_dir predictions; do group[$u]=IO; done
 for u in dist dist_shm dist_watchdog; do group[$u]=DIST; done
-for u in loader eval step trainer metrics curves trace; do group[$u]=TRAIN; done
-for u in main cli cmd_train cmd_eval cmd_data cmd_inspect cmd_inspect_ckpt cmd_config cmd_gradcheck; do group[$u]=CLI; done
+for u in loader eval step trainer metrics curves trace svg json runlog report; do group[$u]=TRAIN; done
+for u in main cli cmd_train cmd_eval cmd_data cmd_inspect cmd_inspect_ckpt cmd_config cmd_gradcheck cmd_report; do group[$u]=CLI; done
 # What each layer may include.
 declare -A allowed=(
   [L0]="L0" [L1]="L0 L1" [L2]="L0 L1 L2" [L3]="L0 L1 L2 L3"
@@ -62,7 +62,7 @@ expect_out "nnmpi " "--version names nnmpi"
 expect_out "MPI: " "--version names MPI"
 expect_out "HDF5" "--version names HDF5"
 expect_out "BLAS" "--version names BLAS"
-for cmd in train eval predict data inspect config gradcheck; do
+for cmd in train eval predict data inspect config gradcheck report; do
   expect_rc 0 "nnmpi $cmd --help" "$NNMPI" $cmd --help
   expect_out "usage: " "nnmpi $cmd --help prints usage"
 done
