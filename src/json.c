@@ -1,6 +1,8 @@
 /* json: one JSON object per line into its top-level fields (see json.h). Layer 5; libc only. */
 #include "json.h"
 
+#include <stdio.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,4 +245,16 @@ double nn_json_num(const nn_json_obj *obj, const char *key, double def) {
 const char *nn_json_str(const nn_json_obj *obj, const char *key) {
   const nn_json_field *f = nn_json_get(obj, key);
   return f && f->type == NN_JSON_STRING ? f->str : NULL;
+}
+
+char *nn_json_escape(char *out, size_t cap, const char *s) {
+  size_t n = 0;
+  for (; *s && n + 7 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') out[n++] = '\\', out[n++] = (char)c;
+    else if (c < 0x20) n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+    else out[n++] = (char)c;
+  }
+  if (cap) out[n < cap ? n : cap - 1] = 0;
+  return out;
 }

@@ -1,5 +1,6 @@
-/* json: reads one JSON object of a JSON-lines file (metrics.jsonl) into its top-level fields.
- * Layer 5 (private to the run readers: runlog); libc only. Strict about structure (a line that
+/* json: reads one JSON object of a JSON-lines file (metrics.jsonl) into its top-level fields,
+ * and escapes strings for the writer (metrics.c). Layer 5 (private to the trainer's output and
+ * the run readers); libc only. Strict about structure (a line that
  * is not one complete object is rejected, so a half-written or garbled line never yields
  * numbers), lenient about what nnmpi's own %g formatting can write: inf, -inf and nan are
  * accepted as numbers. Nested objects and arrays are skipped (type NN_JSON_OTHER). */
@@ -39,5 +40,9 @@ const nn_json_field *nn_json_get(const nn_json_obj *obj, const char *key);
 double nn_json_num(const nn_json_obj *obj, const char *key, double def);
 /* The string of field key; NULL when absent or not a string. */
 const char *nn_json_str(const nn_json_obj *obj, const char *key);
+
+/* s as the contents of a JSON string (quotes, backslashes and control characters escaped) into
+ * out of cap bytes, cut at a whole character when it does not fit. Returns out. */
+char *nn_json_escape(char *out, size_t cap, const char *s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "nnmpi/clock.h"
 #include "nnmpi/dist.h"
+#include "json.h"
 #include "trace.h"
 
 double nn_timers_add(nn_timers *tm, int phase, double t0, double t1) {
@@ -237,26 +238,24 @@ void nn_metrics_checkpoint(nn_metrics *m, const char *path, const nn_ckpt_progre
     fprintf(m->log, "checkpoint %s (step %lld, %.3f s)\n", path, (long long)p->step, seconds);
     fflush(m->log);
   }
-  json(m, "\"event\":\"checkpoint\",\"path\":\"%s\",\"step\":%lld,\"seconds\":%.4f", path, (long long)p->step, seconds);
+  char esc[2 * NN_PATH_MAX];
+  json(m, "\"event\":\"checkpoint\",\"path\":\"%s\",\"step\":%lld,\"seconds\":%.4f", nn_json_escape(esc, sizeof esc, path),
+       (long long)p->step, seconds);
 }
 
 void nn_metrics_stopped(nn_metrics *m, const nn_ckpt_progress *p, const char *ckpt) {
   bar_break(m);
   nn_metrics_warn(m, "stop requested: checkpoint %s written at step %lld; resume with the same command (exit 75)",
                   ckpt, (long long)p->step);
-  json(m, "\"event\":\"stopped\",\"step\":%lld,\"checkpoint\":\"%s\"", (long long)p->step, ckpt);
+  char esc[2 * NN_PATH_MAX];
+  json(m, "\"event\":\"stopped\",\"step\":%lld,\"checkpoint\":\"%s\"", (long long)p->step,
+       nn_json_escape(esc, sizeof esc, ckpt));
 }
 
 void nn_metrics_failed(nn_metrics *m, const nn_ckpt_progress *p, const char *message) {
   char esc[1024];
-  size_t n = 0;
-  for (const char *c = message; *c && n + 7 < sizeof esc; c++) {
-    if (*c == '"' || *c == '\\') esc[n++] = '\\', esc[n++] = *c;
-    else if ((unsigned char)*c < 0x20) n += (size_t)snprintf(esc + n, sizeof esc - n, "\\u%04x", (unsigned char)*c);
-    else esc[n++] = *c;
-  }
-  esc[n] = 0;
-  json(m, "\"event\":\"failed\",\"step\":%lld,\"message\":\"%s\"", (long long)p->step, esc);
+  json(m, "\"event\":\"failed\",\"step\":%lld,\"message\":\"%s\"", (long long)p->step,
+       nn_json_escape(esc, sizeof esc, message));
 }
 
 void nn_metrics_summary(nn_metrics *m, const nn_ckpt_progress *p, const nn_timers *tm, double wall) {
