@@ -164,6 +164,7 @@ static const char *const rules[] = {
     "`optim.min_lr` must not exceed `optim.lr`.",
     "`data.train` must be a group path such as `/train`; `data.eval` is empty or a group path.",
     "`train.reduce = exact` requires `data.sampling = global`.",
+    "`log.run_dir` must not be empty.",
 };
 
 /* ---- small helpers */
@@ -301,6 +302,13 @@ static int set_layers(nn_config *c, const cfg_key *k, const char *v, char *err, 
   return 0;
 }
 
+/* "0x..." (after blanks and a sign): what strtod would read as a hexadecimal float. */
+static bool is_hex(const char *v) {
+  while (isspace((unsigned char)*v)) v++;
+  if (*v == '+' || *v == '-') v++;
+  return v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+}
+
 /* Sets key k from text v; on failure writes "expected ..., got ..." into err and returns -1. */
 static int set_value(nn_config *c, const cfg_key *k, const char *v, char *err, size_t cap) {
   char q[80], r[64], list[160];
@@ -338,8 +346,14 @@ static int set_value(nn_config *c, const cfg_key *k, const char *v, char *err, s
       }
     strcpy(field(c, k), k->names ? k->names[lookup(k->names, v)] : v); /* canonical spelling */
     return 0;
-  case T_FLOAT: x = strtof(v, &end); break;
-  case T_DOUBLE: x = strtod(v, &end); break;
+  case T_FLOAT:
+  case T_DOUBLE:
+    if (is_hex(v)) { /* strtod reads C's hexadecimal floats: numbers here are decimal */
+      snprintf(err, cap, "expected a decimal number, got %s (hexadecimal is not accepted)", quote(v, q, sizeof q));
+      return -1;
+    }
+    x = k->type == T_FLOAT ? strtof(v, &end) : strtod(v, &end);
+    break;
   case T_INT:
   case T_I64: x = (double)strtoll(v, &end, 10); break;
   case T_U64: x = (double)strtoull(v, &end, 10); break;
@@ -606,6 +620,9 @@ int nn_config_validate(const nn_config *c) {
     return NN_FAIL(NN_ECONFIG, "data.train = \"%s\": expected a group path starting with '/', such as /train", c->data.train);
   if (c->data.eval[0] && c->data.eval[0] != '/')
     return NN_FAIL(NN_ECONFIG, "data.eval = \"%s\": expected empty or a group path starting with '/', such as /test", c->data.eval);
+  if (!c->log.run_dir[0])
+    return NN_FAIL(NN_ECONFIG, "log.run_dir is empty: expected a directory for metrics and checkpoints, such as "
+                               "runs/default");
   if (c->train.reduce == NN_REDUCE_EXACT && c->data.sampling != NN_SAMPLING_GLOBAL)
     return NN_FAIL(NN_ECONFIG, "train.reduce = exact requires data.sampling = global (shard batches depend on the "
                                "rank count)");
@@ -711,6 +728,7 @@ int nn_config_write_doc(FILE *out) {
         "- Comments start with `;` or `#`, at the start of a line or after whitespace.\n"
         "- Booleans: `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`. Values such as `relu` or `True`\n"
         "  are case-insensitive; section and key names are not.\n"
+        "- Numbers are decimal (`0.01`, `1e-3`, `64`); hexadecimal such as `0x10` is an error.\n"
         "- An unknown section or key, a value that does not parse or is out of range, and a key\n"
         "  given twice are errors naming `file:line`; a `--set` error names the argument.\n"
         "- Examples to copy: `configs/spirals.ini`, `configs/regression.ini`,\n"

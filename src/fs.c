@@ -58,7 +58,9 @@ int nn_fs_rename(const char *from, const char *to) {
 
 int nn_fs_mkdir_p(const char *path) {
   char tmp[PATH_CAP];
-  snprintf(tmp, sizeof tmp, "%s", path);
+  if (!path[0]) return NN_FAIL(NN_EIO, "cannot create a directory with an empty name");
+  if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
+    return NN_FAIL(NN_EIO, "cannot create directory %.64s...: name longer than %d bytes", path, PATH_CAP - 1);
   for (char *p = tmp + 1;; p++) {
     if (*p == '/' || !*p) {
       char c = *p;
