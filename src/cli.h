@@ -4,6 +4,8 @@
 #ifndef NNMPI_CLI_H
 #define NNMPI_CLI_H
 
+#include <stdbool.h>
+
 int nn_cmd_train(int argc, char **argv);
 int nn_cmd_eval(int argc, char **argv);     /* eval */
 int nn_cmd_predict(int argc, char **argv);  /* predict */
@@ -16,5 +18,8 @@ int nn_cmd_inspect_checkpoint(const char *path);
 
 /* True when argv[1..] contains -h or --help. */
 int nn_cli_wants_help(int argc, char **argv);
+/* An option that may be given once: the first call sets *seen, a second one is NN_EINVAL
+ * "CMD: OPT given twice; give it once" (opt as typed, e.g. "-c"). */
+int nn_cli_once(const char *cmd, const char *opt, bool *seen);
 
 #endif

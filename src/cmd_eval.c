@@ -73,13 +73,19 @@ static void close_session(session *s) {
 }
 
 static int parse(int argc, char **argv, const char **model, const char **data, const char **out) {
-  for (int i = 1; i < argc; i++) {
+  bool seen[3] = {false, false, false};
+  int rc = NN_OK;
+  for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--model") && i + 1 < argc) *model = argv[++i];
-    else if (!strcmp(a, "--data") && i + 1 < argc) *data = argv[++i];
-    else if (out && !strcmp(a, "--out") && i + 1 < argc) *out = argv[++i];
-    else return NN_FAIL(NN_EINVAL, "%s: unknown or incomplete option '%s' (see nnmpi %s --help)", argv[0], a, argv[0]);
+    const char **slot = !strcmp(a, "--model")        ? model
+                        : !strcmp(a, "--data")       ? data
+                        : out && !strcmp(a, "--out") ? out
+                                                     : NULL;
+    if (!slot || i + 1 >= argc)
+      return NN_FAIL(NN_EINVAL, "%s: unknown or incomplete option '%s' (see nnmpi %s --help)", argv[0], a, argv[0]);
+    if (!(rc = nn_cli_once(argv[0], a, &seen[slot == model ? 0 : slot == data ? 1 : 2]))) *slot = argv[++i];
   }
+  if (rc) return rc;
   if (!*model) return NN_FAIL(NN_EINVAL, "%s: --model CKPT is required", argv[0]);
   if (out && !*out) return NN_FAIL(NN_EINVAL, "%s: --out FILE is required", argv[0]);
   return NN_OK;

@@ -27,6 +27,7 @@ static const char train_help[] =
     "  --resume PATH       continue from that checkpoint file\n"
     "  --force             with --resume never: delete existing checkpoints first\n"
     "  --stop-after-steps N  act as if SIGUSR1 arrived once global step N is done: checkpoint, exit 75\n"
+    "Every option but --set may be given once. Numbers are decimal.\n"
     "\n"
     "Run directory log.run_dir gets metrics.jsonl, config.ini and checkpoints/.\n"
     "SIGUSR1 or SIGTERM: checkpoint at the next step and exit 75 (resume with the same command).\n"
@@ -72,25 +73,43 @@ int nn_cmd_train(int argc, char **argv) {
     fputs(train_help, stdout);
     return NN_OK;
   }
+  /* first: a stop request that arrives while MPI, the config or the data start up must not
+   * kill the process (the default action); the loop acts on it at its first step */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   const char *cfg_path = NULL, *resume = "auto";
   char **sets = calloc((size_t)argc, sizeof *sets);
   int n_sets = 0;
-  bool force = false;
+  bool force = false, seen_c = false, seen_resume = false, seen_force = false, seen_stop = false;
   long long stop_at = 0;
-  int rc = NN_OK;
+  int rc = sets ? NN_OK : NN_FAIL(NN_ENOMEM, "train: out of memory");
   for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
     bool has_val = i + 1 < argc;
-    if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && has_val) cfg_path = argv[++i];
-    else if (!strcmp(a, "--set") && has_val) sets[n_sets++] = argv[++i];
-    else if (!strcmp(a, "--resume") && has_val) resume = argv[++i];
-    else if (!strcmp(a, "--force")) force = true;
-    else if (!strcmp(a, "--stop-after-steps") && has_val) {
+    if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && has_val) {
+      if (!(rc = nn_cli_once("train", a, &seen_c))) cfg_path = argv[++i];
+    } else if (!strcmp(a, "--set") && has_val) {
+      sets[n_sets++] = argv[++i];
+    } else if (!strcmp(a, "--resume") && has_val) {
+      if (!(rc = nn_cli_once("train", a, &seen_resume))) resume = argv[++i];
+      if (!rc && !*resume)
+        rc = NN_FAIL(NN_EINVAL,
+                     "train: --resume \"\": expected auto, never or a checkpoint path (see nnmpi train --help)");
+    } else if (!strcmp(a, "--force")) {
+      if (!(rc = nn_cli_once("train", a, &seen_force))) force = true;
+    } else if (!strcmp(a, "--stop-after-steps") && has_val) {
       char *end;
+      if ((rc = nn_cli_once("train", a, &seen_stop))) break;
       stop_at = strtoll(argv[++i], &end, 10);
       if (*end || stop_at < 1) rc = NN_FAIL(NN_EINVAL, "train: --stop-after-steps wants a step number >= 1, got '%s'", argv[i]);
+    } else {
+      rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
     }
-    else rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
   }
   if (!rc) rc = nn_dist_init(&argc, &argv);
   char *effective = NULL;
@@ -105,13 +124,6 @@ int nn_cmd_train(int argc, char **argv) {
     fflush(log);
   }
   if (!rc) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     const char *end = getenv("SLURM_JOB_END_TIME");
     nn_train_opts o = {.config_text = effective, .resume = resume, .force = force, .log = log,
                        .warn = nn_dist_rank() == 0 ? stderr : NULL,

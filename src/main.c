@@ -56,6 +56,12 @@ int nn_cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
+int nn_cli_once(const char *cmd, const char *opt, bool *seen) {
+  if (*seen) return NN_FAIL(NN_EINVAL, "%s: %s given twice; give it once (see nnmpi %s --help)", cmd, opt, cmd);
+  *seen = true;
+  return NN_OK;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
