@@ -49,6 +49,28 @@ static void on_stop_signal(int sig) {
   stop_requested = 1;
 }
 
+/* SIGUSR1 and SIGTERM set stop_requested: the loop checkpoints at its next step and exits 75. */
+static void install_stop_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* A stop request must never kill `nnmpi train` (the default action of both signals), however
+ * early it comes. The constructors of the shared libraries (OpenBLAS, Open MPI, GnuTLS, ...)
+ * run before main() and take tens of milliseconds, so the handlers go in from the ELF
+ * .preinit_array, which runs before any of them (executables only; glibc passes argc, argv). */
+static void preinit_stop_handlers(int argc, char **argv, char **envp) {
+  (void)envp;
+  if (argc > 1 && argv && argv[1] && !strcmp(argv[1], "train")) install_stop_handlers();
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **, char **) =
+    preinit_stop_handlers;
+
 /* Rank 0 builds the effective config (defaults, file, --set overrides, validation) and sends
  * its INI text; every rank parses that same text, so all run one config even when files or
  * command lines differ between nodes. */
@@ -73,15 +95,9 @@ int nn_cmd_train(int argc, char **argv) {
     fputs(train_help, stdout);
     return NN_OK;
   }
-  /* first: a stop request that arrives while MPI, the config or the data start up must not
-   * kill the process (the default action); the loop acts on it at its first step */
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGUSR1, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  /* (again, for a caller other than main: a stop request while MPI, the config or the data
+   * start up is acted on at the first step) */
+  install_stop_handlers();
   const char *cfg_path = NULL, *resume = "auto";
   char **sets = calloc((size_t)argc, sizeof *sets);
   int n_sets = 0;
