@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkpoint_header.h"
+#include "fs.h"
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/status.h"
 
@@ -19,6 +21,7 @@ void nn_ckpt_name(int64_t step, char *buf, size_t cap) { snprintf(buf, cap, "ckp
 typedef struct ent {
   int64_t step;
   char name[64];
+  const char *kind; /* NULL: a regular file; else its type ("a FIFO"): never opened, never removed */
 } ent;
 
 /* "ckpt-" + 8..18 digits + suffix, exactly. */
@@ -59,7 +62,12 @@ static int list_dir(const char *dir, const char *suffix, ent **out, int *n) {
       }
       *out = t;
     }
+    char path[PATH_CAP];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (stat(path, &st) < 0) continue; /* gone meanwhile */
     (*out)[*n].step = step;
+    (*out)[*n].kind = S_ISREG(st.st_mode) ? NULL : nn_fs_kind(st.st_mode);
     memcpy((*out)[(*n)++].name, e->d_name, strlen(e->d_name) + 1);
   }
   closedir(dp);
@@ -74,8 +82,16 @@ int nn_ckpt_find_latest(const char *dir, char *path_out, size_t cap, char *skipp
   if (path_out && cap) path_out[0] = 0;
   if (skipped && skipped_cap) skipped[0] = 0;
   if ((rc = list_dir(dir, ".h5", &e, &n))) return rc;
+  int files = 0; /* regular files: a FIFO or directory under a checkpoint name is no checkpoint */
   for (int i = 0; i < n; i++) {
     nn_ckpt_info info;
+    if (e[i].kind) {
+      if (skipped && skipped_cap)
+        snprintf(skipped + strlen(skipped), skipped_cap - strlen(skipped), "%s: is %s, not a checkpoint file (ignored)\n",
+                 e[i].name, e[i].kind);
+      continue;
+    }
+    files++;
     snprintf(path, sizeof path, "%s/%s", dir, e[i].name);
     rc = nn_ckpt_load_info(path, &info);
     nn_ckpt_info_free(&info);
@@ -88,9 +104,9 @@ int nn_ckpt_find_latest(const char *dir, char *path_out, size_t cap, char *skipp
       snprintf(skipped + strlen(skipped), skipped_cap - strlen(skipped), "%s: %s\n", e[i].name, nn_errmsg());
   }
   free(e);
-  if (n <= 0) return NN_OK;
+  if (files == 0) return NN_OK;
   return NN_FAIL(NN_ECKPT, "%s: none of the %d checkpoint files verifies (move them away or use --resume never):\n%s",
-                 dir, n, skipped ? skipped : "");
+                 dir, files, skipped ? skipped : "");
 }
 
 int nn_ckpt_rotate(const char *dir, int keep, int keep_every_epochs) {
@@ -100,6 +116,7 @@ int nn_ckpt_rotate(const char *dir, int keep, int keep_every_epochs) {
   nn_ckpt_header h;
   if ((rc = list_dir(dir, ".h5", &e, &n))) return rc;
   for (int i = keep < 1 ? 1 : keep; i < n; i++) {
+    if (e[i].kind) continue; /* a FIFO or directory under a checkpoint name is not ours */
     snprintf(path, sizeof path, "%s/%s", dir, e[i].name);
     if (keep_every_epochs > 0 && nn_ckpt_header_check(path, &h, false) == NN_OK && h.batch == 0 && h.epoch > 0 &&
         h.epoch % keep_every_epochs == 0)

@@ -169,12 +169,12 @@ out:
 
 int nn_ckpt_header_check(const char *path, nn_ckpt_header *h, bool full) {
   struct stat st;
-  int fd, rc;
-  while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR) {}
+  int rc;
+  const char *kind;
+  int fd = nn_fs_open_regular(path, &kind); /* a FIFO would block a plain open(2) */
+  if (fd < 0 && kind) return NN_FAIL(NN_ECKPT, "is %s, expected a checkpoint file", kind);
   if (fd < 0) return NN_FAIL(NN_ECKPT, "cannot open: %s", strerror(errno));
   if (fstat(fd, &st) < 0) rc = NN_FAIL(NN_ECKPT, "cannot stat: %s", strerror(errno));
-  else if (S_ISDIR(st.st_mode)) rc = NN_FAIL(NN_ECKPT, "is a directory, expected a checkpoint file");
-  else if (!S_ISREG(st.st_mode)) rc = NN_FAIL(NN_ECKPT, "is not a regular file");
   else if (st.st_size == 0) rc = NN_FAIL(NN_ECKPT, "empty file (0 bytes)");
   else if (!(rc = check_first_line(fd, &st, h)) && !(rc = check_header(fd, h)) && full) rc = check_body(fd, &st, h);
   close(fd);
@@ -183,8 +183,8 @@ int nn_ckpt_header_check(const char *path, nn_ckpt_header *h, bool full) {
 
 bool nn_ckpt_is_checkpoint(const char *path) {
   char buf[sizeof FORMAT_NAME + 1] = "";
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-  if (f) fclose(f);
-  return n == sizeof buf - 1 && memcmp(buf, FORMAT_NAME " ", n) == 0;
+  int fd = nn_fs_open_regular(path, NULL);
+  bool yes = fd >= 0 && nn_fs_pread_all(fd, buf, sizeof buf - 1, 0) == 0 && memcmp(buf, FORMAT_NAME " ", sizeof buf - 1) == 0;
+  if (fd >= 0) close(fd);
+  return yes;
 }

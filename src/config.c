@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -636,8 +639,26 @@ enum { MAX_CONFIG_BYTES = 16 << 20 };
 /* Reads a whole text file into a malloc'ed NUL-terminated string (*text). A NUL byte or a
  * file over 16 MiB means it is not a config file; stops reading at the first sign of that. */
 static int read_text(const char *path, char **text) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(errno));
+  /* O_NONBLOCK and fstat before reading: a FIFO (or a device) must not block the open */
+  struct stat st;
+  int fd;
+  while ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == EINTR) {}
+  if (fd < 0) return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(errno));
+  int e = fstat(fd, &st) < 0 ? errno : 0;
+  if (e || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return NN_FAIL(NN_ECONFIG, "config file %s: %s", path,
+                   e                     ? strerror(e)
+                   : S_ISDIR(st.st_mode) ? "is a directory, expected a text INI file"
+                                         : "not a regular file (a FIFO, socket or device), expected a text INI file");
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    e = errno;
+    close(fd);
+    return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(e));
+  }
   size_t n = 0, cap = 4096;
   char *buf = malloc(cap);
   int rc = buf ? NN_OK : NN_FAIL(NN_ENOMEM, "%s: out of memory", path);

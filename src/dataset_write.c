@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs.h"
 #include "h5.h"
 #include "nnmpi/status.h"
 
@@ -83,7 +84,11 @@ int nn_dataset_create(const char *path, bool append, nn_dataset_file **file) {
     return NN_FAIL(NN_EINVAL, "%s: path too long", path);
   }
   strcpy(f->path, path);
-  int rc = append && stat(path, &st) == 0 ? open_existing(f) : create_new(f);
+  bool exists = stat(path, &st) == 0;
+  int rc = exists && !S_ISREG(st.st_mode)
+               ? NN_FAIL(NN_EIO, "%s: is %s, expected a dataset file or a new name", path, nn_fs_kind(st.st_mode))
+           : append && exists ? open_existing(f)
+                              : create_new(f);
   if (rc) {
     nn_dataset_close(f, false);
     return rc;

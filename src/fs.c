@@ -56,6 +56,42 @@ int nn_fs_rename(const char *from, const char *to) {
   return r;
 }
 
+const char *nn_fs_kind(unsigned mode) {
+  switch (mode & S_IFMT) {
+  case S_IFDIR: return "a directory";
+  case S_IFIFO: return "a FIFO";
+  case S_IFSOCK: return "a socket";
+  case S_IFCHR: return "a character device";
+  case S_IFBLK: return "a block device";
+  case S_IFLNK: return "a symbolic link";
+  default: return "not a regular file";
+  }
+}
+
+int nn_fs_open_regular(const char *path, const char **kind) {
+  int fd;
+  struct stat st;
+  if (kind) *kind = NULL;
+  /* O_NONBLOCK: the open of a FIFO returns at once (then fstat tells what it is) */
+  while ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == EINTR) {}
+  if (fd < 0) return -1;
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    if (kind) *kind = nn_fs_kind(st.st_mode);
+    errno = 0;
+    return -1;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
 int nn_fs_mkdir_p(const char *path) {
   char tmp[PATH_CAP];
   if (!path[0]) return NN_FAIL(NN_EIO, "cannot create a directory with an empty name");

@@ -18,6 +18,16 @@ int nn_fs_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 /* rename(from, to), retried on EINTR. */
 int nn_fs_rename(const char *from, const char *to);
 
+/* Opens a file the user named for reading, never blocking: a FIFO, socket or device is not
+ * opened for reading at all (an open(2) of a FIFO without a writer would wait forever). Returns a
+ * descriptor (blocking mode, close-on-exec) of a regular file; or -1 with errno from open/fstat
+ * (ENOENT, EACCES, ...); or -1 with errno = 0 and *kind = its type ("a FIFO", "a directory", ...)
+ * when it is not a regular file. kind may be NULL. */
+int nn_fs_open_regular(const char *path, const char **kind);
+/* The type of a non-regular file for messages: "a directory", "a FIFO", "a socket",
+ * "a character device", "a block device", "a symbolic link", or "not a regular file". */
+const char *nn_fs_kind(unsigned mode);
+
 /* Creates directory path and its missing parents (mkdir -p). NN_OK, or NN_EIO with a message
  * naming the directory that could not be made, or path when it exists but is not a directory. */
 int nn_fs_mkdir_p(const char *path);

@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fs.h"
 #include "nnmpi/status.h"
 
 /* ---- errors */
@@ -65,11 +66,15 @@ hid_t nn_h5_fapl(void) {
 }
 
 int nn_h5_open_ro(const char *path, const char *what, int code, hid_t *file) {
-  struct stat st;
+  const char *kind;
   nn_h5_quiet();
   *file = -1;
-  if (stat(path, &st) != 0) return NN_FAIL(code, "%s: cannot open %s: %s", path, what, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return NN_FAIL(code, "%s: not a regular file", path);
+  /* the operating system's reason first (HDF5 calls a file it may not read "not an HDF5 file"),
+   * and never an open that blocks (a FIFO) */
+  int fd = nn_fs_open_regular(path, &kind);
+  if (fd < 0 && kind) return NN_FAIL(code, "%s: is %s, expected a regular file (%s)", path, kind, what);
+  if (fd < 0) return NN_FAIL(code, "%s: cannot open %s: %s", path, what, strerror(errno));
+  close(fd);
   if (H5Fis_hdf5(path) <= 0) return NN_FAIL(code, "%s: not an HDF5 file", path);
   *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (*file < 0) return nn_h5_fail(code, "%s: cannot open HDF5 file", path);

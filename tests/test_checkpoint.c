@@ -331,6 +331,17 @@ static void find_latest_falls_back(void **st) {
   tu_assert_contains(skipped, "ckpt-00000500.h5: is a directory");
   tu_assert_contains(skipped, "ckpt-00000400.h5: empty file");
   rmdir(p);
+  /* a FIFO under a checkpoint name is never opened (that would block) and never counted */
+  char fifo[1024];
+  snprintf(fifo, sizeof fifo, "%s/ckpt-99999999.h5", dir);
+  assert_int_equal(mkfifo(fifo, 0644), 0);
+  assert_int_equal(nn_ckpt_find_latest(dir, got, sizeof got, skipped, sizeof skipped), NN_OK);
+  tu_assert_contains(got, "ckpt-00000200.h5");
+  tu_assert_contains(skipped, "ckpt-99999999.h5: is a FIFO, not a checkpoint file");
+  assert_int_equal(nn_ckpt_verify(fifo), NN_ECKPT);
+  tu_assert_contains(nn_errmsg(), "is a FIFO");
+  assert_false(nn_ckpt_is_checkpoint(fifo));
+  unlink(fifo);
   /* newest deleted */
   unlink(path);
   snprintf(p, sizeof p, "%s/ckpt-00000400.h5", dir);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nnmpi/config.h"
@@ -511,6 +512,10 @@ static void test_load_config(void **state) {
   tu_assert_contains(nn_errmsg(), file);
   assert_int_equal(nn_config_load(&c, dir, 0, NULL), NN_ECONFIG); /* a directory */
   tu_assert_contains(nn_errmsg(), dir);
+  snprintf(file, sizeof file, "%s/fifo.ini", dir); /* a FIFO: refused at once, never read (that blocks) */
+  assert_int_equal(mkfifo(file, 0644), 0);
+  assert_int_equal(nn_config_load(&c, file, 0, NULL), NN_ECONFIG);
+  tu_assert_contains(nn_errmsg(), "not a regular file");
 
   snprintf(file, sizeof file, "%s/empty.ini", dir);
   tu_write_file(file, "", 0);

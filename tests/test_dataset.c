@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nnmpi/dataset.h"
@@ -227,6 +228,8 @@ static void test_validation_errors(void **state) {
   expect_probe_error(tmp("nope.h5"), "/train", "nope.h5: cannot open dataset file: No such file or directory");
   tu_write_file(tmp("text.h5"), "just text\n", (size_t)-1);
   expect_probe_error(tmp("text.h5"), "/train", "text.h5: not an HDF5 file");
+  assert_int_equal(mkfifo(tmp("fifo.h5"), 0644), 0); /* never opened: that would block */
+  expect_probe_error(tmp("fifo.h5"), "/train", "fifo.h5: is a FIFO, expected a regular file");
 
   const char *p = tmp("v.h5");
   plain_split(p, "/train");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -228,6 +229,11 @@ static void test_csv_errors(void **state) {
   nn_csv_options o = {.label_col = 1};
   assert_int_equal(nn_import_csv(tmp("none.csv"), tmp("n.h5"), "/train", false, &o, &r), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "none.csv: cannot open: No such file or directory");
+  /* FIFOs are refused, never opened for reading (that would block without a writer) */
+  assert_int_equal(mkfifo(tmp("fifo.csv"), 0644), 0);
+  assert_int_equal(nn_import_csv(tmp("fifo.csv"), tmp("n.h5"), "/train", false, &o, &r), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "fifo.csv: is a FIFO, expected a CSV file");
+  expect_idx_error(tmp("fifo.csv"), tmp("fifo.csv"), "fifo.csv: is a FIFO, expected an IDX file");
 }
 
 /* nn_synth_write: the synthetic sets as a dataset file, rows equal to nn_synth_fill. */
