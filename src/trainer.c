@@ -5,10 +5,13 @@
  * Layer 5: uses loader, eval, checkpoint, dist, net, optim, config; prints only to opts->log. */
 #include "nnmpi/trainer.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "metrics.h"
@@ -76,7 +79,9 @@ static int checkpoint(run *r) {
   if (!rc && nn_dist_rank() == 0) {
     nn_ckpt_data d = {r->o->config_text, &r->net, opt, r->prog};
     rc = nn_ckpt_write(r->ckpt_dir, &d, r->last_ckpt, sizeof r->last_ckpt);
-    if (!rc) rc = nn_ckpt_rotate(r->ckpt_dir, r->c->checkpoint.keep, r->c->checkpoint.keep_every_epochs);
+    if (!rc) rc = nn_ckpt_rotate(r->ckpt_dir, r->prog.step, r->c->checkpoint.keep, r->c->checkpoint.keep_every_epochs);
+    if (!rc && access(r->last_ckpt, F_OK) != 0) /* what we report must exist */
+      rc = NN_FAIL(NN_ECKPT, "checkpoint %s disappeared right after it was written: %s", r->last_ckpt, strerror(errno));
   }
   nn_step_release_optim(&r->st, opt);
   rc = nn_dist_agree(rc);
@@ -107,7 +112,8 @@ static int resume(run *r, bool *resumed) {
     if (!rc && removed) nn_metrics_warn(&r->metrics, "removed %d stale .tmp file(s) of interrupted checkpoint writes in %s", removed, r->ckpt_dir);
     if (!rc && !strcmp(mode, "auto")) {
       rc = nn_ckpt_find_latest(r->ckpt_dir, path, sizeof path, skipped, sizeof skipped);
-      if (skipped[0]) nn_metrics_warn(&r->metrics, "skipped checkpoints that do not verify:\n%s", skipped);
+      if (skipped[0])
+        nn_metrics_warn(&r->metrics, "skipped checkpoint files (newest first) in %s:\n%s", r->ckpt_dir, skipped);
     } else if (!rc && !strcmp(mode, "never")) {
       char any[NN_PATH_MAX] = "";
       rc = nn_ckpt_find_latest(r->ckpt_dir, any, sizeof any, NULL, 0);
@@ -145,6 +151,19 @@ static int resume(run *r, bool *resumed) {
   if (!rc) rc = nn_ckpt_read(path, &d);
   if (!rc) nn_step_load_optim(&r->st, &full);
   nn_optim_free(&full);
+  /* --resume PATH to an older checkpoint starts a branch: the newer checkpoints of the run are
+   * moved aside (never deleted by rotation, never replaced by the branch's own of the same step) */
+  if (!rc && nn_dist_rank() == 0 && strcmp(mode, "auto") != 0) {
+    char to[NN_PATH_MAX + 64];
+    int moved = 0;
+    int64_t first, last;
+    rc = nn_ckpt_supersede(r->ckpt_dir, d.prog.step, path, to, sizeof to, &moved, &first, &last);
+    if (!rc && moved)
+      nn_metrics_warn(&r->metrics,
+                      "moved %d newer checkpoint(s) (steps %lld..%lld) from %s to %s: resuming from an "
+                      "older checkpoint (%s, step %lld) starts a branch",
+                      moved, (long long)first, (long long)last, r->ckpt_dir, to, path, (long long)d.prog.step);
+  }
   if ((rc = nn_dist_agree(rc))) return rc;
   r->prog = d.prog;
   snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
@@ -244,7 +263,7 @@ static int setup(run *r) {
   else snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->run_dir);
   if (nn_dist_rank() == 0) {
     rc = nn_fs_mkdir_p(r->run_dir);
-    if (!rc) rc = nn_fs_mkdir_p(r->ckpt_dir);
+    if (!rc && (rc = nn_fs_mkdir_p(r->ckpt_dir))) rc = nn_fail_prefix(NN_ECKPT, "checkpoint directory: ");
     if (!rc) rc = nn_metrics_open(&r->metrics, r->o->log, r->o->warn, r->o->tty, c, r->run_dir);
     if (!rc && r->o->config_text) rc = nn_fs_write_text(r->run_dir, "config.ini", r->o->config_text);
   } else {
