@@ -16,6 +16,11 @@ int nn_cmd_gradcheck(int argc, char **argv);
 /* Prints the summary of a checkpoint file and verifies its checksums (used by inspect). */
 int nn_cmd_inspect_checkpoint(const char *path);
 
+/* (cli_launcher.c) Under a launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK or SLURM_STEP_ID set), this
+ * process gets SIGKILL when its parent, the launcher, dies (Linux PR_SET_PDEATHSIG); checked
+ * again after setting, in case the launcher died first. A no-op for a plain `nnmpi CMD`. */
+void nn_cli_die_with_launcher(void);
+
 /* True when argv[1..] contains -h or --help. */
 int nn_cli_wants_help(int argc, char **argv);
 /* An option that may be given once: the first call sets *seen, a second one is NN_EINVAL

@@ -30,7 +30,8 @@ static const char train_help[] =
     "  --stop-after-steps N  act as if SIGUSR1 arrived once global step N is done: checkpoint, exit 75\n"
     "Every option but --set may be given once. Numbers are decimal.\n"
     "\n"
-    "Run directory log.run_dir gets metrics.jsonl, config.ini and checkpoints/.\n"
+    "Run directory log.run_dir gets metrics.jsonl, config.ini and checkpoints/; it is locked\n"
+    "(nnmpi.lock) while the run lasts: a second run on it exits 4 naming the first's host and pid.\n"
     "SIGUSR1 or SIGTERM: checkpoint at the next step and exit 75 (resume with the same command).\n"
     "SLURM_JOB_END_TIME, when set, makes the run checkpoint and exit 75 before the time limit.\n"
     "exit codes: 0 done, 2 usage/config, 3 data, 4 checkpoint, 75 stopped after a checkpoint, 1 other\n";

@@ -92,6 +92,43 @@ int nn_fs_open_regular(const char *path, const char **kind) {
   return fd;
 }
 
+int nn_fs_lock(const char *path, int *fd_out, char *holder, size_t cap) {
+  int fd;
+  *fd_out = -1;
+  if (cap) holder[0] = 0;
+  while ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644)) < 0 && errno == EINTR) {}
+  if (fd < 0) return -1;
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  int r;
+  while ((r = fcntl(fd, F_SETLK, &fl)) < 0 && errno == EINTR) {}
+  if (r < 0) {
+    int e = errno;
+    if (e == EACCES || e == EAGAIN) { /* held: the holder wrote who it is */
+      ssize_t n = cap ? pread(fd, holder, cap - 1, 0) : -1;
+      if (n < 0) n = 0;
+      holder[n] = 0;
+      holder[strcspn(holder, "\n")] = 0;
+      if (!holder[0] && cap) snprintf(holder, cap, "holder unknown");
+      close(fd);
+      return 1;
+    }
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  char host[256] = "?", text[320];
+  if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "?");
+  host[sizeof host - 1] = 0;
+  int n = snprintf(text, sizeof text, "host %s, pid %ld\n", host, (long)getpid());
+  if (ftruncate(fd, 0) == 0) (void)nn_fs_pwrite_all(fd, text, (size_t)n, 0); /* who holds it: information only */
+  *fd_out = fd;
+  return 0;
+}
+
+void nn_fs_unlock(int fd) {
+  if (fd >= 0) close(fd);
+}
+
 int nn_fs_mkdir_p(const char *path) {
   char tmp[PATH_CAP];
   if (!path[0]) return NN_FAIL(NN_EIO, "cannot create a directory with an empty name");

@@ -28,6 +28,15 @@ int nn_fs_open_regular(const char *path, const char **kind);
  * "a character device", "a block device", "a symbolic link", or "not a regular file". */
 const char *nn_fs_kind(unsigned mode);
 
+/* An exclusive lock on the file path (created when missing) for as long as this process holds
+ * fd: a POSIX record lock (fcntl), which the kernel releases when the process ends however it
+ * ends, also on NFS. On success returns 0, sets *fd and writes "host H, pid P" of this process
+ * into the file. Returns 1 when another process holds the lock (its "host H, pid P" into holder,
+ * cap bytes), or -1 with errno (ENOLCK, EOPNOTSUPP, ...: the file system cannot lock). */
+int nn_fs_lock(const char *path, int *fd, char *holder, size_t cap);
+/* Releases a lock of nn_fs_lock (closes fd; -1 is ignored). */
+void nn_fs_unlock(int fd);
+
 /* Creates directory path and its missing parents (mkdir -p). NN_OK, or NN_EIO with a message
  * naming the directory that could not be made, or path when it exists but is not a directory. */
 int nn_fs_mkdir_p(const char *path);

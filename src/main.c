@@ -78,6 +78,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(argv[1], commands[i].name)) continue;
     command = commands[i].name;
+    nn_cli_die_with_launcher();
     nn_dist_on_watchdog(watchdog_expired);
     int rc = commands[i].run(argc - 1, argv + 1);
     /* a stalled peer: this rank cannot agree with the others, so it speaks for itself and

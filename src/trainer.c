@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,7 +67,28 @@ typedef struct run {
   double t_start, elapsed0, last_ckpt_time;
   nn_timers tm;
   nn_metrics metrics;
+  int lock_fd[2];                        /* rank 0: the locks of run_dir and (when elsewhere) ckpt_dir; -1 = none */
+  char lock_warn[2 * NN_PATH_MAX + 160]; /* rank 0: why a directory could not be locked (printed later) */
 } run;
+
+/* Rank 0 locks dir (<dir>/nnmpi.lock) for the whole run, so that a second run on it is refused
+ * before it writes or removes anything. what/key name the directory in messages. */
+static int lock_dir(run *r, const char *dir, const char *what, const char *key, int *fd) {
+  char path[NN_PATH_MAX + 32], holder[320];
+  snprintf(path, sizeof path, "%s/nnmpi.lock", dir);
+  int st = nn_fs_lock(path, fd, holder, sizeof holder);
+  if (st == 1)
+    return NN_FAIL(NN_ECKPT,
+                   "%s %s is in use by another run (%s; lock file %s): wait for that run to end, or use "
+                   "another %s",
+                   what, dir, holder, path, key);
+  if (st < 0 && (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+    snprintf(r->lock_warn, sizeof r->lock_warn, "cannot lock %s (%s): a second run on %s would not be detected", path,
+             strerror(errno), dir);
+    return NN_OK;
+  }
+  return st < 0 ? NN_FAIL(NN_EIO, "cannot lock %s: %s", path, strerror(errno)) : NN_OK;
+}
 
 /* Rank 0 writes the checkpoint and rotates; every rank learns the outcome. */
 static int checkpoint(run *r) {
@@ -262,9 +284,17 @@ static int setup(run *r) {
   if (c->checkpoint.dir[0]) expand_run_dir(c->checkpoint.dir, r->ckpt_dir, sizeof r->ckpt_dir);
   else snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->run_dir);
   if (nn_dist_rank() == 0) {
+    /* the lock comes before anything is written or removed (the stale .tmp clean-up of resume);
+     * a checkpoint.dir outside the run directory gets its own */
+    struct stat a, b;
     rc = nn_fs_mkdir_p(r->run_dir);
+    if (!rc) rc = lock_dir(r, r->run_dir, "log.run_dir", "log.run_dir", &r->lock_fd[0]);
     if (!rc && (rc = nn_fs_mkdir_p(r->ckpt_dir))) rc = nn_fail_prefix(NN_ECKPT, "checkpoint directory: ");
+    if (!rc && c->checkpoint.dir[0] &&
+        !(stat(r->run_dir, &a) == 0 && stat(r->ckpt_dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+      rc = lock_dir(r, r->ckpt_dir, "checkpoint.dir", "checkpoint.dir", &r->lock_fd[1]);
     if (!rc) rc = nn_metrics_open(&r->metrics, r->o->log, r->o->warn, r->o->tty, c, r->run_dir);
+    if (!rc && r->lock_warn[0]) nn_metrics_warn(&r->metrics, "%s", r->lock_warn);
     if (!rc && r->o->config_text) rc = nn_fs_write_text(r->run_dir, "config.ini", r->o->config_text);
   } else {
     nn_metrics_open(&r->metrics, NULL, NULL, false, c, NULL);
@@ -306,6 +336,8 @@ static void teardown(run *r) {
   free(r->sampler.perm);
   free(r->rows);
   nn_metrics_close(&r->metrics);
+  nn_fs_unlock(r->lock_fd[0]);
+  nn_fs_unlock(r->lock_fd[1]);
 }
 
 static int train_loop(run *r) {
@@ -348,6 +380,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   if (!r) return NN_FAIL(NN_ENOMEM, "trainer state");
   r->c = c, r->o = o;
   r->last_ckpt_step = -1;
+  r->lock_fd[0] = r->lock_fd[1] = -1;
   int rc = setup(r);
   bool resumed = false;
   if (!rc) rc = resume(r, &resumed);
