@@ -208,11 +208,17 @@ static int write_h5(const char *tmp, const nn_ckpt_data *d, arr *a, int n, size_
   H5Pset_userblock(fcpl, ub);
   hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
   if (fid < 0) rc = nn_h5_fail(NN_ECKPT, "cannot create the file");
+  /* the space of the whole file first (the arrays, and about twice the metadata seen in
+   * practice): a full disk is an error here, before HDF5 has anything to flush */
+  int64_t bytes = (int64_t)ub + 8192 + 1024 * (int64_t)n + 2 * (int64_t)strlen(d->config_text);
+  for (int i = 0; i < n; i++) bytes += (int64_t)(a[i].n * sizeof(float));
+  if (!rc && nn_fs_reserve(tmp, bytes) < 0)
+    rc = NN_FAIL(NN_ECKPT, "reserving %lld bytes: %s", (long long)bytes, strerror(errno));
   if (!rc && !(rc = write_root(fid, d->config_text)) && !(rc = write_model(fid, d->net)) &&
       !(rc = write_optimizer(fid, d->opt)) && !(rc = write_progress(fid, &d->prog)))
     rc = write_arrays(fid, a, n);
   if (rc == NN_OK && H5Fflush(fid, H5F_SCOPE_GLOBAL) < 0) rc = nn_h5_fail(NN_ECKPT, "flushing");
-  if (fid >= 0 && H5Fclose(fid) < 0 && rc == NN_OK) rc = nn_h5_fail(NN_ECKPT, "closing");
+  if (nn_h5_close_file(fid, rc ? tmp : NULL) < 0 && rc == NN_OK) rc = nn_h5_fail(NN_ECKPT, "closing");
   H5Eclear2(H5E_DEFAULT);
   H5Pclose(fcpl);
   H5Pclose(fapl);

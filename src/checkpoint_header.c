@@ -65,7 +65,9 @@ int nn_ckpt_header_seal(const char *tmp, nn_ckpt_header *h) {
   while ((fd = open(tmp, O_RDWR)) < 0 && errno == EINTR) {}
   if (!ub || fd < 0) {
     NN_FAIL(NN_ECKPT, "cannot reopen to finish: %s", ub ? strerror(errno) : "out of memory");
-  } else if (fstat(fd, &st) < 0 || crc_range(fd, h->ub, st.st_size, &h->crc) < 0) {
+  } else if (fstat(fd, &st) < 0 || ftruncate(fd, st.st_size) < 0) { /* gives back space reserved past the end */
+    NN_FAIL(NN_ECKPT, "cannot finish: %s", strerror(errno));
+  } else if (crc_range(fd, h->ub, st.st_size, &h->crc) < 0) {
     NN_FAIL(NN_ECKPT, "cannot read back: %s", strerror(errno));
   } else if (h->length = st.st_size, format(ub, h) < 0) {
     NN_FAIL(NN_ECKPT, "internal: header does not fit in %lld bytes", (long long)h->ub);

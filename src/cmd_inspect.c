@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/dataset.h"
+#include "nnmpi/predictions.h"
 #include "nnmpi/status.h"
 
 enum { BLOCK_BYTES = 4 << 20, MAX_LISTED_CLASSES = 100, MAX_COUNTED_CLASSES = 1 << 16 };
@@ -73,13 +74,32 @@ static int inspect_split(const char *path, const char *group) {
   return rc;
 }
 
+/* The summary of a predictions file (`nnmpi predict`), verified. */
+static int inspect_predictions(const char *path) {
+  nn_predictions_info in;
+  int rc = nn_predictions_inspect(path, &in);
+  printf("format       nnmpi-predictions");
+  if (in.format_version >= 0) printf(", version %lld", in.format_version);
+  printf("\n");
+  if (in.model[0]) printf("model        %s\n", in.model);
+  if (in.data[0]) printf("data         %s\n", in.data);
+  if (rc) return rc;
+  printf("outputs      (%lld, %d) float32, values in [%g, %g]\n", (long long)in.n, in.k, in.out_min, in.out_max);
+  if (in.has_predicted) printf("predicted    (%lld) class indices\n", (long long)in.n);
+  printf("verdict      ok: predictions of %lld rows verified\n", (long long)in.n);
+  return NN_OK;
+}
+
 int nn_cmd_inspect(int argc, char **argv) {
   if (nn_cli_wants_help(argc, argv)) {
     printf("usage: nnmpi inspect FILE.h5\n\n"
            "Summarises a dataset file (attributes, splits, shapes, dtypes, storage filters, class\n"
            "counts, value ranges) and verifies it by reading every chunk (Fletcher32 checksums,\n"
-           "labels in range, finite values); checkpoint files get a checkpoint summary instead.\n"
-           "Exit code 3 when the dataset is damaged or invalid.\n");
+           "labels in range, finite values); checkpoint files get a checkpoint summary instead,\n"
+           "prediction files (nnmpi predict) a summary of their outputs. A split is a group holding\n"
+           "X, at any depth (/train, /folds/0); a group with no X and no split below it is listed\n"
+           "as not a split and skipped.\n"
+           "Exit code 3 when the dataset is damaged or invalid (4 for a damaged checkpoint).\n");
     return NN_OK;
   }
   if (argc != 2) return NN_FAIL(NN_EINVAL, "inspect: expected one file name (see nnmpi inspect --help)");
@@ -101,6 +121,10 @@ int nn_cmd_inspect(int argc, char **argv) {
   struct stat st;
   stat(path, &st);
   printf("file         %s (%.1f MB)\n", path, (double)st.st_size / 1e6);
+  if (!strcmp(g->format, "nnmpi-predictions")) {
+    free(g);
+    return inspect_predictions(path);
+  }
   printf("format       %s", g->format[0] ? g->format : "(no format attribute: plain HDF5 file)");
   if (g->format_version >= 0) printf(", version %lld", g->format_version);
   printf("\n");

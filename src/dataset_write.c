@@ -131,7 +131,8 @@ int nn_dataset_set_meta(nn_dataset_file *file, const nn_dataset_meta *m) {
 int nn_dataset_close(nn_dataset_file *file, bool keep) {
   if (!file) return NN_OK;
   int rc = NN_OK;
-  if (file->id >= 0 && H5Fclose(file->id) < 0) rc = nn_h5_fail(NN_EIO, "%s: closing failed", file->path);
+  if (nn_h5_close_file(file->id, !keep && file->created ? file->path : NULL) < 0)
+    rc = nn_h5_fail(NN_EIO, "%s: closing failed", file->path);
   if ((rc || !keep) && file->created) remove(file->path);
   free(file);
   return rc;

@@ -1,4 +1,6 @@
-/* fs: EINTR-safe durable file operations and directory creation (see fs.h). libc only. */
+/* fs: EINTR-safe durable file operations and directory creation (see fs.h). libc only (and
+ * Linux's fallocate, for space reservation). */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
 #include "fs.h"
 
 #include <errno.h>
@@ -127,6 +129,26 @@ int nn_fs_lock(const char *path, int *fd_out, char *holder, size_t cap) {
 
 void nn_fs_unlock(int fd) {
   if (fd >= 0) close(fd);
+}
+
+int nn_fs_reserve(const char *path, int64_t bytes) {
+  int fd, r;
+  while ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 && errno == EINTR) {}
+  if (fd < 0) return -1;
+  while ((r = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes)) < 0 && errno == EINTR) {}
+  int e = errno;
+  close(fd);
+  if (r < 0 && (e == EOPNOTSUPP || e == ENOSYS)) return 0; /* cannot reserve here: writes will tell */
+  errno = e;
+  return r;
+}
+
+int nn_fs_trim(const char *path) {
+  struct stat st;
+  int r;
+  if (stat(path, &st) < 0) return -1;
+  while ((r = truncate(path, st.st_size)) < 0 && errno == EINTR) {}
+  return r;
 }
 
 int nn_fs_mkdir_p(const char *path) {

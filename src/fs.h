@@ -6,6 +6,7 @@
 #define NNMPI_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* fsync(fd), retried on EINTR. */
@@ -36,6 +37,15 @@ const char *nn_fs_kind(unsigned mode);
 int nn_fs_lock(const char *path, int *fd, char *holder, size_t cap);
 /* Releases a lock of nn_fs_lock (closes fd; -1 is ignored). */
 void nn_fs_unlock(int fd);
+
+/* Reserves disk space for the first `bytes` bytes of the existing file path without changing its
+ * size (Linux fallocate KEEP_SIZE), so that writes up to there cannot fail for want of space:
+ * a full disk is then reported before a file is half written. 0 (also when the file system
+ * cannot reserve: nothing is done), or -1 with errno (ENOSPC, EDQUOT, ...). */
+int nn_fs_reserve(const char *path, int64_t bytes);
+/* Gives back what nn_fs_reserve reserved past the end of path (truncates it to its own size).
+ * 0 or -1 (errno). */
+int nn_fs_trim(const char *path);
 
 /* Creates directory path and its missing parents (mkdir -p). NN_OK, or NN_EIO with a message
  * naming the directory that could not be made, or path when it exists but is not a directory. */

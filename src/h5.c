@@ -65,6 +65,17 @@ hid_t nn_h5_fapl(void) {
   return fapl;
 }
 
+int nn_h5_close_file(hid_t f, const char *discard) {
+  if (f < 0) return 0;
+  if (discard) { /* the reason of the failure is already noted; the file goes anyway */
+    int r;
+    while ((r = truncate(discard, 0)) < 0 && errno == EINTR) {}
+  }
+  if (H5Fclose(f) >= 0) return 0;
+  nn_h5_note();
+  return -1;
+}
+
 int nn_h5_open_ro(const char *path, const char *what, int code, hid_t *file) {
   const char *kind;
   nn_h5_quiet();

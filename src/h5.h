@@ -33,6 +33,12 @@ int nn_h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* File-access properties of nnmpi's files: format 1.8 objects (checksummed object headers),
  * no file locking (NFS, Lustre; one writer by protocol), strong close. Caller closes. */
 hid_t nn_h5_fapl(void);
+/* Closes file f (f < 0: nothing). HDF5 1.10 frees a file whose final flush fails in H5Fclose
+ * (a full disk) but keeps its id, which no call can release: HDF5's clean-up at exit or in
+ * MPI_Finalize then crashes in H5F__close_cb. So a file whose writing failed and that is thrown
+ * away (discard = its path; NULL otherwise) is first truncated to 0 bytes: its space comes back
+ * and the close's flush of the little metadata left has room. 0, or -1 with the reason noted. */
+int nn_h5_close_file(hid_t f, const char *discard);
 /* Opens path read-only as `what` ("dataset file"). Failures are `code` with "PATH: ..." naming
  * the cause: no such file, not a regular file, permission denied, not an HDF5 file, or the
  * HDF5 reason. The caller closes *file with H5Fclose. */
