@@ -1,6 +1,7 @@
-/* cmd_inspect: `nnmpi inspect FILE` — summarises a dataset file (attributes, splits, shapes,
- * storage, class balance, value ranges) and verifies it by reading every chunk; checkpoints are
- * handed to nn_cmd_inspect_checkpoint. Layer 6: dataset module; prints to stdout. */
+/* cmd_inspect: `nnmpi inspect FILE` — summarises a dataset file (attributes, splits at any depth,
+ * shapes, storage, class balance, value ranges) and verifies it by reading every chunk;
+ * checkpoints are handed to nn_cmd_inspect_checkpoint, predictions files are summarised and
+ * checked too. Layer 6: dataset and predictions modules; prints to stdout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ static int inspect_split(const char *path, const char *group) {
     for (int64_t i = 0; !in.has_labels && i < m * in.k; i++) ymin = Y[i] < ymin ? Y[i] : ymin, ymax = Y[i] > ymax ? Y[i] : ymax;
     for (int64_t i = 0; in.has_labels && i < m; i++) {
       if (y[i] < (in.num_classes ? in.num_classes : MAX_COUNTED_CLASSES)) count[y[i]]++;
-      if (y[i] >= ncount) ncount = y[i] + 1;
+      if (y[i] >= ncount) ncount = (int64_t)y[i] + 1;
     }
   }
   if (!rc) {
@@ -133,6 +134,8 @@ int nn_cmd_inspect(int argc, char **argv) {
   if (g->source[0]) printf("source       %s\n", g->source);
   int bad = 0;
   char first[2048] = "";
+  for (int i = 0; i < g->n_other; i++) printf("%s  not a split (no X, no split below it): skipped\n", g->other[i]);
+  if (g->more) printf("(more than %d groups: the rest is not listed)\n", NN_DATASET_MAX_GROUPS);
   for (int i = 0; i < g->n_groups; i++) {
     int r = inspect_split(path, g->groups[i]);
     if (r == NN_OK) continue;
@@ -140,7 +143,7 @@ int nn_cmd_inspect(int argc, char **argv) {
     if (!bad++) snprintf(first, sizeof first, "%s", nn_errmsg());
     if (rc == NN_OK || rc == NN_EDATA) rc = r;
   }
-  if (g->n_groups == 0) rc = NN_FAIL(NN_EDATA, "%s: no groups (splits such as /train) in the file", path);
+  if (g->n_groups == 0) rc = NN_FAIL(NN_EDATA, "%s: no splits (groups holding X, such as /train) in the file", path);
   else if (bad) rc = NN_FAIL(rc, "%s: %d of %d splits damaged or invalid; first: %s", path, bad, g->n_groups, first);
   else printf("verdict      ok: %d split%s verified\n", g->n_groups, g->n_groups == 1 ? "" : "s");
   free(g);

@@ -125,7 +125,9 @@ int nn_h5_attr_read(hid_t obj, const char *where, const char *name, hid_t mtype,
   H5T_class_t want = H5Tget_class(mtype);
   int rc = NN_OK;
   if (got != (hssize_t)n) {
-    rc = NN_FAIL(code, "attribute %s:%s has %lld values, expected %zu", where, name, (long long)got, n);
+    if (n == 1)
+      rc = NN_FAIL(code, "attribute %s:%s has %lld values, expected a scalar (1 value)", where, name, (long long)got);
+    else rc = NN_FAIL(code, "attribute %s:%s has %lld values, expected %zu", where, name, (long long)got, n);
   } else if (t < 0 || !(H5Tget_class(t) == want || (want == H5T_FLOAT && H5Tget_class(t) == H5T_INTEGER))) {
     char tn[32] = "unknown";
     if (t >= 0) nn_h5_type_name(t, tn, sizeof tn);

@@ -56,7 +56,7 @@ bool nn_h5_attr_exists(hid_t obj, const char *name);
 /* Reads the attribute as n values of mtype, after checking that it exists, holds exactly n
  * values (a scalar holds 1) and is of mtype's class (integer; float, which also takes integers).
  * Messages:
- * "missing attribute WHERE:NAME", "attribute WHERE:NAME has K values, expected N",
+ * "missing attribute WHERE:NAME", "attribute WHERE:NAME has K values, expected N" ("expected a scalar (1 value)"),
  * "attribute WHERE:NAME is TYPE, expected CLASS". Returns NN_OK or code. */
 int nn_h5_attr_read(hid_t obj, const char *where, const char *name, hid_t mtype, size_t n, void *v, int code);
 /* Reads a string attribute (fixed or variable length, one value) into a malloc'ed string. */
