@@ -21,6 +21,12 @@ int nn_cmd_inspect_checkpoint(const char *path);
  * again after setting, in case the launcher died first. A no-op for a plain `nnmpi CMD`. */
 void nn_cli_die_with_launcher(void);
 
+/* An input file named by an option (-c, --resume, --model, --data) must not be a FIFO, socket,
+ * device or directory: NN_FAIL(code, "CMD: OPT PATH: is a FIFO, expected a regular file"),
+ * checked with stat before MPI starts (a FIFO would block its reader; MPI's start-up costs
+ * seconds). NN_OK otherwise, also for a missing file (its reader names the cause) and NULL. */
+int nn_cli_regular_input(const char *cmd, const char *opt, const char *path, int code);
+
 /* True when argv[1..] contains -h or --help. */
 int nn_cli_wants_help(int argc, char **argv);
 /* An option that may be given once: the first call sets *seen, a second one is NN_EINVAL

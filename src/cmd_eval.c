@@ -97,7 +97,11 @@ static int parse(int argc, char **argv, const char **model, const char **data, c
   if (rc) return rc;
   if (!*model) return NN_FAIL(NN_EINVAL, "%s: --model CKPT is required", argv[0]);
   if (out && !*out) return NN_FAIL(NN_EINVAL, "%s: --out FILE is required", argv[0]);
-  return NN_OK;
+  char file[NN_PATH_MAX], group[256];
+  if ((rc = nn_cli_regular_input(argv[0], "--model", *model, NN_ECKPT))) return rc;
+  if (*data && !nn_dataset_parse_spec(*data, "/test", file, sizeof file, group, sizeof group))
+    rc = nn_cli_regular_input(argv[0], "--data", file, NN_EDATA);
+  return rc;
 }
 
 /* predict's --out must not be one of its inputs, and replaces only a predictions file unless

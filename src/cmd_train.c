@@ -129,6 +129,9 @@ int nn_cmd_train(int argc, char **argv) {
       rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
     }
   }
+  if (!rc) rc = nn_cli_regular_input("train", "-c", cfg_path, NN_ECONFIG);
+  if (!rc && strcmp(resume, "auto") && strcmp(resume, "never"))
+    rc = nn_cli_regular_input("train", "--resume", resume, NN_ECKPT);
   if (!rc) rc = nn_dist_init(&argc, &argv);
   char *effective = NULL;
   nn_config cfg;

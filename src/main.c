@@ -2,6 +2,7 @@
  * Layer 6: the only place that exits. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -60,6 +61,16 @@ int nn_cli_once(const char *cmd, const char *opt, bool *seen) {
   if (*seen) return NN_FAIL(NN_EINVAL, "%s: %s given twice; give it once (see nnmpi %s --help)", cmd, opt, cmd);
   *seen = true;
   return NN_OK;
+}
+
+int nn_cli_regular_input(const char *cmd, const char *opt, const char *path, int code) {
+  struct stat st;
+  if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode)) return NN_OK;
+  const char *kind = S_ISDIR(st.st_mode)                          ? "a directory"
+                     : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                  : "not a regular file";
+  return NN_FAIL(code, "%s: %s %s: is %s, expected a regular file", cmd, opt, path, kind);
 }
 
 int main(int argc, char **argv) {
