@@ -88,8 +88,8 @@ int nn_ckpt_find_latest(const char *dir, char *path_out, size_t cap, char *skipp
     nn_ckpt_info info;
     if (e[i].kind) {
       if (skipped && skipped_cap)
-        snprintf(skipped + strlen(skipped), skipped_cap - strlen(skipped), "%s: is %s, not a checkpoint file (ignored)\n",
-                 e[i].name, e[i].kind);
+        snprintf(skipped + strlen(skipped), skipped_cap - strlen(skipped),
+                 "%s: is %s, not a checkpoint file (ignored)\n", e[i].name, e[i].kind);
       continue;
     }
     files++;

@@ -186,7 +186,8 @@ int nn_ckpt_header_check(const char *path, nn_ckpt_header *h, bool full) {
 bool nn_ckpt_is_checkpoint(const char *path) {
   char buf[sizeof FORMAT_NAME + 1] = "";
   int fd = nn_fs_open_regular(path, NULL);
-  bool yes = fd >= 0 && nn_fs_pread_all(fd, buf, sizeof buf - 1, 0) == 0 && memcmp(buf, FORMAT_NAME " ", sizeof buf - 1) == 0;
+  bool yes =
+      fd >= 0 && nn_fs_pread_all(fd, buf, sizeof buf - 1, 0) == 0 && memcmp(buf, FORMAT_NAME " ", sizeof buf - 1) == 0;
   if (fd >= 0) close(fd);
   return yes;
 }

@@ -70,8 +70,8 @@ static void preinit_stop_handlers(int argc, char **argv, char **envp) {
   (void)envp;
   if (argc > 1 && argv && argv[1] && !strcmp(argv[1], "train")) install_stop_handlers();
 }
-__attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **, char **) =
-    preinit_stop_handlers;
+__attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **,
+                                                                              char **) = preinit_stop_handlers;
 
 /* Rank 0 builds the effective config (defaults, file, --set overrides, validation) and sends
  * its INI text; every rank parses that same text, so all run one config even when files or
