@@ -111,7 +111,10 @@ static int progress_read(hid_t g, nn_ckpt_progress *p) {
   return NN_OK;
 }
 
-static uint64_t config_digest(const char *text) { return nn_fnv1a64(text, strlen(text), NN_FNV1A64_LEGACY_BASIS); }
+/* "fnv1a64:<16 hex digits>" of text with offset basis `basis` into buf (32 bytes). */
+static void config_digest(const char *text, uint64_t basis, char *buf, size_t cap) {
+  snprintf(buf, cap, "fnv1a64:%016llx", (unsigned long long)nn_fnv1a64(text, strlen(text), basis));
+}
 
 /* ---- writing */
 
@@ -128,7 +131,7 @@ static int write_root(hid_t fid, const char *config_text) {
   struct tm tm;
   gmtime_r(&now, &tm);
   strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  snprintf(digest, sizeof digest, "fnv1a64:%016llx", (unsigned long long)config_digest(config_text));
+  config_digest(config_text, NN_FNV1A64_BASIS, digest, sizeof digest);
   if (put_str(fid, "format", FORMAT_NAME) || put_i64(fid, "format_version", NN_CKPT_FORMAT_VERSION) ||
       put_str(fid, "nnmpi_version", NN_VERSION_STRING) || put_str(fid, "created", created) ||
       put_str(fid, "config", config_text) || put_str(fid, "config_digest", digest))
@@ -205,11 +208,17 @@ static int write_h5(const char *tmp, const nn_ckpt_data *d, arr *a, int n, size_
   H5Pset_userblock(fcpl, ub);
   hid_t fid = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, fapl);
   if (fid < 0) rc = nn_h5_fail(NN_ECKPT, "cannot create the file");
+  /* the space of the whole file first (the arrays, and about twice the metadata seen in
+   * practice): a full disk is an error here, before HDF5 has anything to flush */
+  int64_t bytes = (int64_t)ub + 8192 + 1024 * (int64_t)n + 2 * (int64_t)strlen(d->config_text);
+  for (int i = 0; i < n; i++) bytes += (int64_t)(a[i].n * sizeof(float));
+  if (!rc && nn_fs_reserve(tmp, bytes) < 0)
+    rc = NN_FAIL(NN_ECKPT, "reserving %lld bytes: %s", (long long)bytes, strerror(errno));
   if (!rc && !(rc = write_root(fid, d->config_text)) && !(rc = write_model(fid, d->net)) &&
       !(rc = write_optimizer(fid, d->opt)) && !(rc = write_progress(fid, &d->prog)))
     rc = write_arrays(fid, a, n);
   if (rc == NN_OK && H5Fflush(fid, H5F_SCOPE_GLOBAL) < 0) rc = nn_h5_fail(NN_ECKPT, "flushing");
-  if (fid >= 0 && H5Fclose(fid) < 0 && rc == NN_OK) rc = nn_h5_fail(NN_ECKPT, "closing");
+  if (nn_h5_close_file(fid, rc ? tmp : NULL) < 0 && rc == NN_OK) rc = nn_h5_fail(NN_ECKPT, "closing");
   H5Eclear2(H5E_DEFAULT);
   H5Pclose(fcpl);
   H5Pclose(fapl);
@@ -286,9 +295,11 @@ static int load_root(hid_t fid, nn_ckpt_info *info) {
                                  NN_ECKPT)) ||
       (rc = nn_h5_attr_read_str(fid, "/", "config", &info->config_text, NN_ECKPT)))
     return rc;
-  char digest[32];
-  snprintf(digest, sizeof digest, "fnv1a64:%016llx", (unsigned long long)config_digest(info->config_text));
-  if (strcmp(digest, info->config_digest) != 0)
+  /* the standard FNV-1a basis; checkpoints written before issue 11 used the legacy one */
+  char digest[32], legacy[32];
+  config_digest(info->config_text, NN_FNV1A64_BASIS, digest, sizeof digest);
+  config_digest(info->config_text, NN_FNV1A64_LEGACY_BASIS, legacy, sizeof legacy);
+  if (strcmp(digest, info->config_digest) != 0 && strcmp(legacy, info->config_digest) != 0)
     return NN_FAIL(NN_ECKPT, "config text does not match config_digest (%s vs %s)", digest, info->config_digest);
   return NN_OK;
 }

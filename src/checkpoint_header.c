@@ -27,7 +27,7 @@ uint32_t nn_ckpt_crc(const void *p, size_t n) { return (uint32_t)crc32_z(crc32_z
 
 /* CRC32 of bytes [from, to) of fd. -1 (errno) on a read failure. */
 static int crc_range(int fd, int64_t from, int64_t to, uint32_t *crc) {
-  enum { CHUNK = 1 << 20 };
+  enum { CHUNK = 1 << 16 }; /* (small enough for malloc's pools: no mmap per call) */
   char *buf = malloc(CHUNK);
   if (!buf) return -1;
   uLong c = crc32_z(0L, Z_NULL, 0);
@@ -65,7 +65,9 @@ int nn_ckpt_header_seal(const char *tmp, nn_ckpt_header *h) {
   while ((fd = open(tmp, O_RDWR)) < 0 && errno == EINTR) {}
   if (!ub || fd < 0) {
     NN_FAIL(NN_ECKPT, "cannot reopen to finish: %s", ub ? strerror(errno) : "out of memory");
-  } else if (fstat(fd, &st) < 0 || crc_range(fd, h->ub, st.st_size, &h->crc) < 0) {
+  } else if (fstat(fd, &st) < 0 || ftruncate(fd, st.st_size) < 0) { /* gives back space reserved past the end */
+    NN_FAIL(NN_ECKPT, "cannot finish: %s", strerror(errno));
+  } else if (crc_range(fd, h->ub, st.st_size, &h->crc) < 0) {
     NN_FAIL(NN_ECKPT, "cannot read back: %s", strerror(errno));
   } else if (h->length = st.st_size, format(ub, h) < 0) {
     NN_FAIL(NN_ECKPT, "internal: header does not fit in %lld bytes", (long long)h->ub);
@@ -169,12 +171,12 @@ out:
 
 int nn_ckpt_header_check(const char *path, nn_ckpt_header *h, bool full) {
   struct stat st;
-  int fd, rc;
-  while ((fd = open(path, O_RDONLY)) < 0 && errno == EINTR) {}
+  int rc;
+  const char *kind;
+  int fd = nn_fs_open_regular(path, &kind); /* a FIFO would block a plain open(2) */
+  if (fd < 0 && kind) return NN_FAIL(NN_ECKPT, "is %s, expected a checkpoint file", kind);
   if (fd < 0) return NN_FAIL(NN_ECKPT, "cannot open: %s", strerror(errno));
   if (fstat(fd, &st) < 0) rc = NN_FAIL(NN_ECKPT, "cannot stat: %s", strerror(errno));
-  else if (S_ISDIR(st.st_mode)) rc = NN_FAIL(NN_ECKPT, "is a directory, expected a checkpoint file");
-  else if (!S_ISREG(st.st_mode)) rc = NN_FAIL(NN_ECKPT, "is not a regular file");
   else if (st.st_size == 0) rc = NN_FAIL(NN_ECKPT, "empty file (0 bytes)");
   else if (!(rc = check_first_line(fd, &st, h)) && !(rc = check_header(fd, h)) && full) rc = check_body(fd, &st, h);
   close(fd);
@@ -183,8 +185,9 @@ int nn_ckpt_header_check(const char *path, nn_ckpt_header *h, bool full) {
 
 bool nn_ckpt_is_checkpoint(const char *path) {
   char buf[sizeof FORMAT_NAME + 1] = "";
-  FILE *f = fopen(path, "rb");
-  size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-  if (f) fclose(f);
-  return n == sizeof buf - 1 && memcmp(buf, FORMAT_NAME " ", n) == 0;
+  int fd = nn_fs_open_regular(path, NULL);
+  bool yes =
+      fd >= 0 && nn_fs_pread_all(fd, buf, sizeof buf - 1, 0) == 0 && memcmp(buf, FORMAT_NAME " ", sizeof buf - 1) == 0;
+  if (fd >= 0) close(fd);
+  return yes;
 }

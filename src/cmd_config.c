@@ -18,11 +18,12 @@ static const char usage[] =
     "  -c, --config FILE   INI config file (default: built-in defaults, the spirals classifier)\n"
     "  --set S.K=V         override one key, e.g. --set optim.lr=0.05 (repeatable)\n"
     "  --doc               print the Markdown reference of every key instead (docs/config.md)\n"
-    "  -h, --help          this text\n";
+    "  -h, --help          this text\n"
+    "Every option but --set may be given once.\n";
 
 int nn_cmd_config(int argc, char **argv) {
   const char *path = NULL;
-  bool doc = false;
+  bool doc = false, seen_c = false, seen_doc = false;
   char **sets = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *sets);
   int n_sets = 0, rc = NN_OK;
   if (!sets) return NN_FAIL(NN_ENOMEM, "out of memory");
@@ -33,15 +34,15 @@ int nn_cmd_config(int argc, char **argv) {
       free(sets);
       return NN_OK;
     } else if (!strcmp(a, "--doc")) {
-      doc = true;
+      if (!(rc = nn_cli_once("config", a, &seen_doc))) doc = true;
     } else if (!strncmp(a, "--set=", 6)) {
       sets[n_sets++] = argv[i] + 6;
     } else if (!strncmp(a, "--config=", 9)) {
-      path = a + 9;
+      if (!(rc = nn_cli_once("config", "--config", &seen_c))) path = a + 9;
     } else if (!strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--set")) {
       if (i + 1 >= argc) rc = NN_FAIL(NN_EINVAL, "%s needs an argument (see nnmpi config --help)", a);
       else if (!strcmp(a, "--set")) sets[n_sets++] = argv[++i];
-      else path = argv[++i];
+      else if (!(rc = nn_cli_once("config", a, &seen_c))) path = argv[++i];
     } else {
       rc = NN_FAIL(NN_EINVAL, "unknown option '%s' (see nnmpi config --help)", a);
     }

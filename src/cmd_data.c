@@ -40,6 +40,7 @@ static const char usage[] =
     "      teacher  regression: K targets (default 2) = a fixed random 2-layer tanh network of\n"
     "               D-dim Gaussian inputs (default 8), plus noise 0.01\n"
     "\n"
+    "Every option may be given once; numbers are decimal.\n"
     "Exit codes: 0 done, 2 usage error, 3 data error (bad input file), 1 other failures.\n";
 
 static int parse_int(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *v) {
@@ -54,6 +55,7 @@ static int parse_int(const char *cmd, const char *opt, const char *s, long long 
 int nn_cmd_data(int argc, char **argv) {
   enum { O_IMAGES = 256, O_LABELS, O_OUT, O_SPLIT, O_APPEND, O_NCLASS, O_NAMES, O_IN, O_HEADER, O_LABEL, O_TARGETS,
          O_KIND, O_N, O_NTEST, O_SEED, O_CLASSES, O_DIM, O_NOISE };
+  /* opts is in the order of the enum: seen[] below is indexed by it */
   static const struct option opts[] = {
       {"images", 1, 0, O_IMAGES},  {"labels", 1, 0, O_LABELS},     {"out", 1, 0, O_OUT},
       {"split", 1, 0, O_SPLIT},    {"append", 0, 0, O_APPEND},     {"num-classes", 1, 0, O_NCLASS},
@@ -76,8 +78,14 @@ int nn_cmd_data(int argc, char **argv) {
   float noise = -1.0f;
   bool append = false, header = false;
   int c, rc = NN_OK;
+  bool seen[O_NOISE - O_IMAGES + 1] = {false};
   optind = 1, opterr = 0;
   while (!rc && (c = getopt_long(argc - 1, argv + 1, ":h", opts, NULL)) != -1) {
+    if (c >= O_IMAGES && c <= O_NOISE) { /* every option of `data` may be given once */
+      char opt[32];
+      snprintf(opt, sizeof opt, "--%s", opts[c - O_IMAGES].name);
+      if ((rc = nn_cli_once("data", opt, &seen[c - O_IMAGES]))) break;
+    }
     switch (c) {
     case O_IMAGES: images = optarg; break;
     case O_LABELS: labels = optarg; break;
@@ -99,7 +107,7 @@ int nn_cmd_data(int argc, char **argv) {
     case O_NOISE: {
       char *end;
       noise = strtof(optarg, &end);
-      if (end == optarg || *end || !(noise >= 0))
+      if (end == optarg || *end || !(noise >= 0) || strpbrk(optarg, "xX"))
         rc = NN_FAIL(NN_EINVAL, "data %s: --noise '%s', expected a number >= 0", cmd, optarg);
       break;
     }

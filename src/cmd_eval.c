@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "nnmpi/checkpoint.h"
@@ -18,14 +19,17 @@ static const char eval_help[] =
     "\n"
     "Evaluates the model stored in checkpoint CKPT on a dataset split (default: the data.path and\n"
     "data.eval of the config stored in the checkpoint). Prints rows, mean loss and accuracy\n"
-    "(classification) or MSE and MAE (regression). Each rank evaluates a contiguous part.\n";
+    "(classification) or MSE and MAE (regression). Each rank evaluates a contiguous part.\n"
+    "Every option may be given once.\n";
 
 static const char predict_help[] =
-    "usage: [mpirun -np N] nnmpi predict --model CKPT [--data FILE:/split] --out PREDS.h5\n"
+    "usage: [mpirun -np N] nnmpi predict --model CKPT [--data FILE:/split] --out PREDS.h5 [--force]\n"
     "\n"
     "Writes the model's outputs for every row of the split, in row order, to PREDS.h5:\n"
     "/outputs (N, K) float32 (probabilities for softmax/sigmoid outputs) and, for classifiers,\n"
-    "/predicted (N) int32 class indices. See docs/formats.md.\n";
+    "/predicted (N) int32 class indices. See docs/formats.md.\n"
+    "--out may not be the model or the data file (exit 2). An existing predictions file is\n"
+    "replaced; any other existing file only with --force. Every option may be given once.\n";
 
 typedef struct session {
   nn_config cfg;
@@ -72,23 +76,58 @@ static void close_session(session *s) {
   free(s->y);
 }
 
-static int parse(int argc, char **argv, const char **model, const char **data, const char **out) {
-  for (int i = 1; i < argc; i++) {
+/* Options of eval (out == NULL) and predict (out and force). */
+static int parse(int argc, char **argv, const char **model, const char **data, const char **out, bool *force) {
+  bool seen[4] = {false, false, false, false};
+  int rc = NN_OK;
+  for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
-    if (!strcmp(a, "--model") && i + 1 < argc) *model = argv[++i];
-    else if (!strcmp(a, "--data") && i + 1 < argc) *data = argv[++i];
-    else if (out && !strcmp(a, "--out") && i + 1 < argc) *out = argv[++i];
-    else return NN_FAIL(NN_EINVAL, "%s: unknown or incomplete option '%s' (see nnmpi %s --help)", argv[0], a, argv[0]);
+    if (force && !strcmp(a, "--force")) {
+      if (!(rc = nn_cli_once(argv[0], a, &seen[3]))) *force = true;
+      continue;
+    }
+    const char **slot = !strcmp(a, "--model")        ? model
+                        : !strcmp(a, "--data")       ? data
+                        : out && !strcmp(a, "--out") ? out
+                                                     : NULL;
+    if (!slot || i + 1 >= argc)
+      return NN_FAIL(NN_EINVAL, "%s: unknown or incomplete option '%s' (see nnmpi %s --help)", argv[0], a, argv[0]);
+    if (!(rc = nn_cli_once(argv[0], a, &seen[slot == model ? 0 : slot == data ? 1 : 2]))) *slot = argv[++i];
   }
+  if (rc) return rc;
   if (!*model) return NN_FAIL(NN_EINVAL, "%s: --model CKPT is required", argv[0]);
   if (out && !*out) return NN_FAIL(NN_EINVAL, "%s: --out FILE is required", argv[0]);
+  char file[NN_PATH_MAX], group[256];
+  if ((rc = nn_cli_regular_input(argv[0], "--model", *model, NN_ECKPT))) return rc;
+  if (*data && !nn_dataset_parse_spec(*data, "/test", file, sizeof file, group, sizeof group))
+    rc = nn_cli_regular_input(argv[0], "--data", file, NN_EDATA);
+  return rc;
+}
+
+/* predict's --out must not be one of its inputs, and replaces only a predictions file unless
+ * --force: anything else already on disk is kept. */
+static int check_out(const char *out, const char *model, const char *data, bool force) {
+  struct stat so, si;
+  if (stat(out, &so) != 0) return NN_OK; /* a new file (or a dangling link: rename replaces the link) */
+  const char *opt[2] = {"--model", "--data"}, *in[2] = {model, data};
+  for (int i = 0; i < 2; i++)
+    if (in[i] && in[i][0] && stat(in[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+      return NN_FAIL(NN_EINVAL,
+                     "predict: --out %s is the same file as %s %s, which the predictions would replace; "
+                     "choose another output file",
+                     out, opt[i], in[i]);
+  if (!force && !nn_predictions_is_file(out))
+    return NN_FAIL(NN_EINVAL,
+                   "predict: --out %s exists and is not an nnmpi predictions file; use --force to replace "
+                   "it, or choose another output file",
+                   out);
   return NN_OK;
 }
 
 int nn_cmd_eval(int argc, char **argv) {
   if (nn_cli_wants_help(argc, argv)) return fputs(eval_help, stdout), NN_OK;
   const char *model = NULL, *data = NULL;
-  int rc = parse(argc, argv, &model, &data, NULL);
+  int rc = parse(argc, argv, &model, &data, NULL, NULL);
   if (!rc) rc = nn_dist_init(&argc, &argv);
   if (rc) return rc;
   session s;
@@ -108,12 +147,14 @@ int nn_cmd_eval(int argc, char **argv) {
 int nn_cmd_predict(int argc, char **argv) {
   if (nn_cli_wants_help(argc, argv)) return fputs(predict_help, stdout), NN_OK;
   const char *model = NULL, *data = NULL, *out = NULL;
-  int rc = parse(argc, argv, &model, &data, &out);
+  bool force = false;
+  int rc = parse(argc, argv, &model, &data, &out, &force);
   if (!rc) rc = nn_dist_init(&argc, &argv);
   if (rc) return rc;
   session s;
   float *mine = NULL, *all = NULL;
   rc = open_session(&s, model, data);
+  if (!rc) rc = nn_dist_agree(nn_dist_rank() == 0 ? check_out(out, model, s.cfg.data.path, force) : NN_OK);
   int64_t lo = 0, hi = 0, N = s.ld.info.n;
   int K = s.net.sizes[s.net.n_layers];
   if (!rc && N * K > INT_MAX)

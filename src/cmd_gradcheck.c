@@ -21,7 +21,8 @@ static const char gradcheck_help[] =
     "\n"
     "  --batch B       rows of random data (default 8)\n"
     "  --samples N     parameters checked per layer, spread over W and b (default 200; 0 = all)\n"
-    "  --tolerance T   largest accepted relative error (default 1e-3)\n";
+    "  --tolerance T   largest accepted relative error (default 1e-3)\n"
+    "Every option but --set may be given once. Numbers are decimal.\n";
 
 int nn_cmd_gradcheck(int argc, char **argv) {
   if (nn_cli_wants_help(argc, argv)) {
@@ -32,16 +33,24 @@ int nn_cmd_gradcheck(int argc, char **argv) {
   char **sets = calloc((size_t)argc, sizeof *sets);
   int n_sets = 0, batch = 8, samples = 200, rc = NN_OK;
   double tol = 1e-3;
+  bool seen[4] = {false, false, false, false}; /* -c, --batch, --samples, --tolerance */
+  if (!sets) return NN_FAIL(NN_ENOMEM, "gradcheck: out of memory");
   for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
     char *end = NULL;
     bool has_val = i + 1 < argc;
-    if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && has_val) cfg_path = argv[++i];
+    int once = !strcmp(a, "-c") || !strcmp(a, "--config") ? 0
+               : !strcmp(a, "--batch")                    ? 1
+               : !strcmp(a, "--samples")                  ? 2
+               : !strcmp(a, "--tolerance")                ? 3
+                                                          : -1;
+    if (once >= 0 && has_val && (rc = nn_cli_once("gradcheck", a, &seen[once]))) break;
+    if (once == 0 && has_val) cfg_path = argv[++i];
     else if (!strcmp(a, "--set") && has_val) sets[n_sets++] = argv[++i];
-    else if (!strcmp(a, "--batch") && has_val && (batch = (int)strtol(argv[++i], &end, 10)) > 0 && !*end) {}
-    else if (!strcmp(a, "--samples") && has_val && (samples = (int)strtol(argv[++i], &end, 10)) >= 0 && !*end) {}
-    else if (!strcmp(a, "--tolerance") && has_val && (tol = strtod(argv[++i], &end)) > 0 && !*end) {}
-    else rc = NN_FAIL(NN_EINVAL, "gradcheck: bad or unknown option '%s' (see nnmpi gradcheck --help)", a);
+    else if (once == 1 && has_val && (batch = (int)strtol(argv[++i], &end, 10)) > 0 && !*end) {
+    } else if (once == 2 && has_val && (samples = (int)strtol(argv[++i], &end, 10)) >= 0 && !*end) {
+    } else if (once == 3 && has_val && !strpbrk(argv[i + 1], "xX") && (tol = strtod(argv[++i], &end)) > 0 && !*end) {
+    } else rc = NN_FAIL(NN_EINVAL, "gradcheck: bad or unknown option '%s' (see nnmpi gradcheck --help)", a);
   }
   nn_config cfg;
   if (!rc) rc = nn_config_load(&cfg, cfg_path, n_sets, sets);

@@ -1,6 +1,7 @@
-/* cmd_inspect: `nnmpi inspect FILE` — summarises a dataset file (attributes, splits, shapes,
- * storage, class balance, value ranges) and verifies it by reading every chunk; checkpoints are
- * handed to nn_cmd_inspect_checkpoint. Layer 6: dataset module; prints to stdout. */
+/* cmd_inspect: `nnmpi inspect FILE` — summarises a dataset file (attributes, splits at any depth,
+ * shapes, storage, class balance, value ranges) and verifies it by reading every chunk;
+ * checkpoints are handed to nn_cmd_inspect_checkpoint, predictions files are summarised and
+ * checked too. Layer 6: dataset and predictions modules; prints to stdout. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "cli.h"
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/dataset.h"
+#include "nnmpi/predictions.h"
 #include "nnmpi/status.h"
 
 enum { BLOCK_BYTES = 4 << 20, MAX_LISTED_CLASSES = 100, MAX_COUNTED_CLASSES = 1 << 16 };
@@ -54,7 +56,7 @@ static int inspect_split(const char *path, const char *group) {
     for (int64_t i = 0; !in.has_labels && i < m * in.k; i++) ymin = Y[i] < ymin ? Y[i] : ymin, ymax = Y[i] > ymax ? Y[i] : ymax;
     for (int64_t i = 0; in.has_labels && i < m; i++) {
       if (y[i] < (in.num_classes ? in.num_classes : MAX_COUNTED_CLASSES)) count[y[i]]++;
-      if (y[i] >= ncount) ncount = y[i] + 1;
+      if (y[i] >= ncount) ncount = (int64_t)y[i] + 1;
     }
   }
   if (!rc) {
@@ -73,13 +75,32 @@ static int inspect_split(const char *path, const char *group) {
   return rc;
 }
 
+/* The summary of a predictions file (`nnmpi predict`), verified. */
+static int inspect_predictions(const char *path) {
+  nn_predictions_info in;
+  int rc = nn_predictions_inspect(path, &in);
+  printf("format       nnmpi-predictions");
+  if (in.format_version >= 0) printf(", version %lld", in.format_version);
+  printf("\n");
+  if (in.model[0]) printf("model        %s\n", in.model);
+  if (in.data[0]) printf("data         %s\n", in.data);
+  if (rc) return rc;
+  printf("outputs      (%lld, %d) float32, values in [%g, %g]\n", (long long)in.n, in.k, in.out_min, in.out_max);
+  if (in.has_predicted) printf("predicted    (%lld) class indices\n", (long long)in.n);
+  printf("verdict      ok: predictions of %lld rows verified\n", (long long)in.n);
+  return NN_OK;
+}
+
 int nn_cmd_inspect(int argc, char **argv) {
   if (nn_cli_wants_help(argc, argv)) {
     printf("usage: nnmpi inspect FILE.h5\n\n"
            "Summarises a dataset file (attributes, splits, shapes, dtypes, storage filters, class\n"
            "counts, value ranges) and verifies it by reading every chunk (Fletcher32 checksums,\n"
-           "labels in range, finite values); checkpoint files get a checkpoint summary instead.\n"
-           "Exit code 3 when the dataset is damaged or invalid.\n");
+           "labels in range, finite values); checkpoint files get a checkpoint summary instead,\n"
+           "prediction files (nnmpi predict) a summary of their outputs. A split is a group holding\n"
+           "X, at any depth (/train, /folds/0); a group with no X and no split below it is listed\n"
+           "as not a split and skipped.\n"
+           "Exit code 3 when the dataset is damaged or invalid (4 for a damaged checkpoint).\n");
     return NN_OK;
   }
   if (argc != 2) return NN_FAIL(NN_EINVAL, "inspect: expected one file name (see nnmpi inspect --help)");
@@ -101,6 +122,10 @@ int nn_cmd_inspect(int argc, char **argv) {
   struct stat st;
   stat(path, &st);
   printf("file         %s (%.1f MB)\n", path, (double)st.st_size / 1e6);
+  if (!strcmp(g->format, "nnmpi-predictions")) {
+    free(g);
+    return inspect_predictions(path);
+  }
   printf("format       %s", g->format[0] ? g->format : "(no format attribute: plain HDF5 file)");
   if (g->format_version >= 0) printf(", version %lld", g->format_version);
   printf("\n");
@@ -109,6 +134,8 @@ int nn_cmd_inspect(int argc, char **argv) {
   if (g->source[0]) printf("source       %s\n", g->source);
   int bad = 0;
   char first[2048] = "";
+  for (int i = 0; i < g->n_other; i++) printf("%s  not a split (no X, no split below it): skipped\n", g->other[i]);
+  if (g->more) printf("(more than %d groups: the rest is not listed)\n", NN_DATASET_MAX_GROUPS);
   for (int i = 0; i < g->n_groups; i++) {
     int r = inspect_split(path, g->groups[i]);
     if (r == NN_OK) continue;
@@ -116,7 +143,7 @@ int nn_cmd_inspect(int argc, char **argv) {
     if (!bad++) snprintf(first, sizeof first, "%s", nn_errmsg());
     if (rc == NN_OK || rc == NN_EDATA) rc = r;
   }
-  if (g->n_groups == 0) rc = NN_FAIL(NN_EDATA, "%s: no groups (splits such as /train) in the file", path);
+  if (g->n_groups == 0) rc = NN_FAIL(NN_EDATA, "%s: no splits (groups holding X, such as /train) in the file", path);
   else if (bad) rc = NN_FAIL(rc, "%s: %d of %d splits damaged or invalid; first: %s", path, bad, g->n_groups, first);
   else printf("verdict      ok: %d split%s verified\n", g->n_groups, g->n_groups == 1 ? "" : "s");
   free(g);

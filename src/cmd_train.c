@@ -26,11 +26,14 @@ static const char train_help[] =
     "                      rank 0's effective config (defaults + file + overrides) is sent to all ranks\n"
     "  --resume auto       continue from the newest checkpoint that verifies, if any (default)\n"
     "  --resume never      start fresh; refuses when the checkpoint directory holds checkpoints\n"
-    "  --resume PATH       continue from that checkpoint file\n"
+    "  --resume PATH       continue from that checkpoint file; newer checkpoints of the checkpoint\n"
+    "                      directory are moved to its superseded-<UTC time>/ (a branch starts)\n"
     "  --force             with --resume never: delete existing checkpoints first\n"
     "  --stop-after-steps N  act as if SIGUSR1 arrived once global step N is done: checkpoint, exit 75\n"
+    "Every option but --set may be given once. Numbers are decimal.\n"
     "\n"
-    "Run directory log.run_dir gets metrics.jsonl, config.ini and checkpoints/.\n"
+    "Run directory log.run_dir gets metrics.jsonl, config.ini and checkpoints/; it is locked\n"
+    "(nnmpi.lock) while the run lasts: a second run on it exits 4 naming the first's host and pid.\n"
     "SIGUSR1 or SIGTERM: checkpoint at the next step and exit 75 (resume with the same command).\n"
     "SLURM_JOB_END_TIME, when set, makes the run checkpoint and exit 75 before the time limit.\n"
     "exit codes: 0 done, 2 usage/config, 3 data, 4 checkpoint, 75 stopped after a checkpoint, 1 other\n";
@@ -73,6 +76,28 @@ static void on_stop_signal(int sig) {
   stop_requested = 1;
 }
 
+/* SIGUSR1 and SIGTERM set stop_requested: the loop checkpoints at its next step and exits 75. */
+static void install_stop_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* A stop request must never kill `nnmpi train` (the default action of both signals), however
+ * early it comes. The constructors of the shared libraries (OpenBLAS, Open MPI, GnuTLS, ...)
+ * run before main() and take tens of milliseconds, so the handlers go in from the ELF
+ * .preinit_array, which runs before any of them (executables only; glibc passes argc, argv). */
+static void preinit_stop_handlers(int argc, char **argv, char **envp) {
+  (void)envp;
+  if (argc > 1 && argv && argv[1] && !strcmp(argv[1], "train")) install_stop_handlers();
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **,
+                                                                              char **) = preinit_stop_handlers;
+
 /* Rank 0 builds the effective config (defaults, file, --set overrides, validation) and sends
  * its INI text; every rank parses that same text, so all run one config even when files or
  * command lines differ between nodes. */
@@ -97,26 +122,41 @@ int nn_cmd_train(int argc, char **argv) {
     fputs(train_help, stdout);
     return NN_OK;
   }
+  /* (again, for a caller other than main: a stop request while MPI, the config or the data
+   * start up is acted on at the first step) */
+  install_stop_handlers();
   const char *cfg_path = NULL, *resume = "auto";
   char **sets = calloc((size_t)argc, sizeof *sets);
   int n_sets = 0;
-  bool force = false;
+  bool force = false, seen_c = false, seen_resume = false, seen_force = false, seen_stop = false;
   long long stop_at = 0;
-  int rc = NN_OK;
+  int rc = sets ? NN_OK : NN_FAIL(NN_ENOMEM, "train: out of memory");
   for (int i = 1; i < argc && !rc; i++) {
     const char *a = argv[i];
     bool has_val = i + 1 < argc;
-    if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && has_val) cfg_path = argv[++i];
-    else if (!strcmp(a, "--set") && has_val) sets[n_sets++] = argv[++i];
-    else if (!strcmp(a, "--resume") && has_val) resume = argv[++i];
-    else if (!strcmp(a, "--force")) force = true;
-    else if (!strcmp(a, "--stop-after-steps") && has_val) {
+    if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && has_val) {
+      if (!(rc = nn_cli_once("train", a, &seen_c))) cfg_path = argv[++i];
+    } else if (!strcmp(a, "--set") && has_val) {
+      sets[n_sets++] = argv[++i];
+    } else if (!strcmp(a, "--resume") && has_val) {
+      if (!(rc = nn_cli_once("train", a, &seen_resume))) resume = argv[++i];
+      if (!rc && !*resume)
+        rc = NN_FAIL(NN_EINVAL,
+                     "train: --resume \"\": expected auto, never or a checkpoint path (see nnmpi train --help)");
+    } else if (!strcmp(a, "--force")) {
+      if (!(rc = nn_cli_once("train", a, &seen_force))) force = true;
+    } else if (!strcmp(a, "--stop-after-steps") && has_val) {
       char *end;
+      if ((rc = nn_cli_once("train", a, &seen_stop))) break;
       stop_at = strtoll(argv[++i], &end, 10);
       if (*end || stop_at < 1) rc = NN_FAIL(NN_EINVAL, "train: --stop-after-steps wants a step number >= 1, got '%s'", argv[i]);
+    } else {
+      rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
     }
-    else rc = NN_FAIL(NN_EINVAL, "train: unknown or incomplete option '%s' (see nnmpi train --help)", a);
   }
+  if (!rc) rc = nn_cli_regular_input("train", "-c", cfg_path, NN_ECONFIG);
+  if (!rc && strcmp(resume, "auto") && strcmp(resume, "never"))
+    rc = nn_cli_regular_input("train", "--resume", resume, NN_ECKPT);
   if (!rc) rc = nn_dist_init(&argc, &argv);
   char *effective = NULL;
   nn_config cfg;
@@ -130,13 +170,6 @@ int nn_cmd_train(int argc, char **argv) {
     fflush(log);
   }
   if (!rc) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     const char *end = getenv("SLURM_JOB_END_TIME");
     nn_train_opts o = {.config_text = effective, .resume = resume, .force = force, .log = log,
                        .warn = nn_dist_rank() == 0 ? stderr : NULL,

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -170,6 +173,7 @@ static const char *const rules[] = {
     "`optim.min_lr` must not exceed `optim.lr`.",
     "`data.train` must be a group path such as `/train`; `data.eval` is empty or a group path.",
     "`train.reduce = exact` requires `data.sampling = global`.",
+    "`log.run_dir` must not be empty.",
 };
 
 /* ---- small helpers */
@@ -307,6 +311,13 @@ static int set_layers(nn_config *c, const cfg_key *k, const char *v, char *err, 
   return 0;
 }
 
+/* "0x..." (after blanks and a sign): what strtod would read as a hexadecimal float. */
+static bool is_hex(const char *v) {
+  while (isspace((unsigned char)*v)) v++;
+  if (*v == '+' || *v == '-') v++;
+  return v[0] == '0' && (v[1] == 'x' || v[1] == 'X');
+}
+
 /* Sets key k from text v; on failure writes "expected ..., got ..." into err and returns -1. */
 static int set_value(nn_config *c, const cfg_key *k, const char *v, char *err, size_t cap) {
   char q[80], r[64], list[160];
@@ -344,8 +355,14 @@ static int set_value(nn_config *c, const cfg_key *k, const char *v, char *err, s
       }
     strcpy(field(c, k), k->names ? k->names[lookup(k->names, v)] : v); /* canonical spelling */
     return 0;
-  case T_FLOAT: x = strtof(v, &end); break;
-  case T_DOUBLE: x = strtod(v, &end); break;
+  case T_FLOAT:
+  case T_DOUBLE:
+    if (is_hex(v)) { /* strtod reads C's hexadecimal floats: numbers here are decimal */
+      snprintf(err, cap, "expected a decimal number, got %s (hexadecimal is not accepted)", quote(v, q, sizeof q));
+      return -1;
+    }
+    x = k->type == T_FLOAT ? strtof(v, &end) : strtod(v, &end);
+    break;
   case T_INT:
   case T_I64: x = (double)strtoll(v, &end, 10); break;
   case T_U64: x = (double)strtoull(v, &end, 10); break;
@@ -616,6 +633,9 @@ int nn_config_validate(const nn_config *c) {
   if (!nn_config_trace_steps(c, &first, &last) && strcmp(c->log.trace, "false"))
     return NN_FAIL(NN_ECONFIG, "log.trace = \"%s\": expected false, true (steps 1-%d) or a range of steps FIRST-LAST "
                                "such as 200-300", c->log.trace, NN_TRACE_DEFAULT_STEPS);
+  if (!c->log.run_dir[0])
+    return NN_FAIL(NN_ECONFIG, "log.run_dir is empty: expected a directory for metrics and checkpoints, such as "
+                               "runs/default");
   if (c->train.reduce == NN_REDUCE_EXACT && c->data.sampling != NN_SAMPLING_GLOBAL)
     return NN_FAIL(NN_ECONFIG, "train.reduce = exact requires data.sampling = global (shard batches depend on the "
                                "rank count)");
@@ -646,8 +666,26 @@ enum { MAX_CONFIG_BYTES = 16 << 20 };
 /* Reads a whole text file into a malloc'ed NUL-terminated string (*text). A NUL byte or a
  * file over 16 MiB means it is not a config file; stops reading at the first sign of that. */
 static int read_text(const char *path, char **text) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(errno));
+  /* O_NONBLOCK and fstat before reading: a FIFO (or a device) must not block the open */
+  struct stat st;
+  int fd;
+  while ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0 && errno == EINTR) {}
+  if (fd < 0) return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(errno));
+  int e = fstat(fd, &st) < 0 ? errno : 0;
+  if (e || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return NN_FAIL(NN_ECONFIG, "config file %s: %s", path,
+                   e                     ? strerror(e)
+                   : S_ISDIR(st.st_mode) ? "is a directory, expected a text INI file"
+                                         : "not a regular file (a FIFO, socket or device), expected a text INI file");
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    e = errno;
+    close(fd);
+    return NN_FAIL(NN_ECONFIG, "cannot open config file %s: %s", path, strerror(e));
+  }
   size_t n = 0, cap = 4096;
   char *buf = malloc(cap);
   int rc = buf ? NN_OK : NN_FAIL(NN_ENOMEM, "%s: out of memory", path);
@@ -747,6 +785,7 @@ int nn_config_write_doc(FILE *out) {
         "- Comments start with `;` or `#`, at the start of a line or after whitespace.\n"
         "- Booleans: `true`/`false`, `yes`/`no`, `on`/`off`, `1`/`0`. Values such as `relu` or `True`\n"
         "  are case-insensitive; section and key names are not.\n"
+        "- Numbers are decimal (`0.01`, `1e-3`, `64`); hexadecimal such as `0x10` is an error.\n"
         "- An unknown section or key, a value that does not parse or is out of range, and a key\n"
         "  given twice are errors naming `file:line`; a `--set` error names the argument.\n"
         "- Examples to copy: `configs/spirals.ini`, `configs/regression.ini`,\n"

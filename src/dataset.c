@@ -49,6 +49,12 @@ static int dset_open(hid_t g, const char *path, const char *group, const char *n
   s->id = s->type = -1;
   s->rank = 0;
   if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return 0;
+  H5L_info_t li;
+  if (H5Lget_info(g, name, &li, H5P_DEFAULT) >= 0 && li.type == H5L_TYPE_EXTERNAL)
+    return NN_FAIL(NN_EDATA,
+                   "%s:%s/%s: an external link (to another file); nnmpi reads only datasets stored in the "
+                   "file itself",
+                   path, group, name);
   if ((s->id = H5Dopen2(g, name, H5P_DEFAULT)) < 0)
     return nn_h5_fail(NN_EDATA, "%s:%s/%s: not a readable dataset", path, group, name);
   hid_t sp = H5Dget_space(s->id);
@@ -63,6 +69,78 @@ static int dset_open(hid_t g, const char *path, const char *group, const char *n
   }
   nn_h5_type_name(s->type, s->tname, sizeof s->tname);
   return 1;
+}
+
+/* A short name of a filter HDF5 may lack, for messages: the name stored in the file, or a
+ * well-known one by id (registered filters, https://github.com/HDFGroup/hdf5_plugins). */
+static const char *filter_name(H5Z_filter_t id, const char *stored) {
+  static const struct {
+    int id;
+    const char *name;
+  } known[] = {{H5Z_FILTER_SZIP, "szip"}, {307, "bzip2"}, {32000, "lzf"},  {32001, "blosc"}, {32004, "lz4"},
+               {32008, "bitshuffle"},     {32013, "zfp"}, {32015, "zstd"}, {32026, "blosc2"}};
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (known[i].id == (int)id) return known[i].name;
+  return stored && *stored ? stored : "unknown";
+}
+
+/* What can make the values of dataset s wrong or unreadable before a row is read: a filter this
+ * HDF5 cannot decode (h5py's LZF, blosc, ...), and rows that were never written (chunks never
+ * allocated, or contiguous storage never allocated: HDF5 would return its fill value). */
+static int check_storage(const dset *s, const char *path, const char *group, const char *name) {
+  hid_t p = H5Dget_create_plist(s->id);
+  if (p < 0) return nn_h5_fail(NN_EDATA, "%s:%s/%s: cannot read its storage properties", path, group, name);
+  int rc = NN_OK, nf = H5Pget_nfilters(p);
+  for (int i = 0; i < nf && !rc; i++) {
+    unsigned flags = 0, cd[16], conf = 0;
+    size_t ncd = 16;
+    char stored[64] = "";
+    H5Z_filter_t id = H5Pget_filter2(p, (unsigned)i, &flags, &ncd, cd, sizeof stored, stored, &conf);
+    unsigned info = 0;
+    if (id >= 0 && H5Zfilter_avail(id) > 0 && H5Zget_filter_info(id, &info) >= 0 &&
+        (info & H5Z_FILTER_CONFIG_DECODE_ENABLED))
+      continue;
+    H5Eclear2(H5E_DEFAULT); /* (the search of HDF5's plugin directory failed: not the point) */
+    rc = NN_FAIL(NN_EDATA,
+                 "%s:%s/%s: stored with filter %d (%s), which this HDF5 library cannot decode; rewrite the "
+                 "file without it (h5py: compression=\"gzip\" or none; h5repack -f NONE)",
+                 path, group, name, (int)id, filter_name(id, stored));
+  }
+  hsize_t dims[2] = {s->dims[0], s->rank == 2 ? s->dims[1] : 1}, ch[2] = {1, 1};
+  if (!rc && dims[0] > 0 && H5Pget_layout(p) == H5D_CHUNKED && H5Pget_chunk(p, s->rank, ch) == s->rank && ch[0] &&
+      (s->rank == 1 || ch[1])) {
+    hsize_t rows = (dims[0] + ch[0] - 1) / ch[0], cols = s->rank == 2 ? (dims[1] + ch[1] - 1) / ch[1] : 1, have = 0;
+    hid_t fs = H5Dget_space(s->id);
+    herr_t e = fs < 0 ? -1 : H5Dget_num_chunks(s->id, fs, &have);
+    if (fs >= 0) H5Sclose(fs);
+    if (e < 0) {
+      rc = nn_h5_fail(NN_EDATA, "%s:%s/%s: cannot count its chunks", path, group, name);
+    } else if (have < rows * cols) { /* find the first block of rows that was never written */
+      for (hsize_t r = 0; r < rows && !rc; r++)
+        for (hsize_t c = 0; c < cols && !rc; c++) {
+          hsize_t off[2] = {r * ch[0], c * (s->rank == 2 ? ch[1] : 1)}, size = 0;
+          haddr_t addr = HADDR_UNDEF;
+          unsigned mask = 0;
+          if (H5Dget_chunk_info_by_coord(s->id, off, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF) continue;
+          hsize_t last = off[0] + ch[0] < dims[0] ? off[0] + ch[0] : dims[0];
+          rc = NN_FAIL(NN_EDATA,
+                       "%s:%s/%s: rows %llu..%llu were never written (%llu of its %llu chunks exist; HDF5 "
+                       "would read its fill value as data)",
+                       path, group, name, (unsigned long long)off[0], (unsigned long long)last - 1,
+                       (unsigned long long)have, (unsigned long long)(rows * cols));
+        }
+      H5Eclear2(H5E_DEFAULT);
+    }
+  } else if (!rc && dims[0] > 0 && H5Pget_layout(p) == H5D_CONTIGUOUS) {
+    H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+    if (H5Dget_space_status(s->id, &st) >= 0 && st == H5D_SPACE_STATUS_NOT_ALLOCATED)
+      rc = NN_FAIL(NN_EDATA,
+                   "%s:%s/%s: its %llu rows were never written (no storage allocated; HDF5 would read its "
+                   "fill value as data)",
+                   path, group, name, (unsigned long long)dims[0]);
+  }
+  H5Pclose(p);
+  return rc;
 }
 
 /* Root attributes: format and format_version when present, num_classes (0 when absent). */
@@ -161,6 +239,7 @@ static int probe_open(hid_t f, const char *path, const char *group, nn_split_inf
     NN_FAIL(NN_EDATA, "%s:%s/X: 0 rows, expected at least 1", path, group);
     goto out;
   }
+  if (check_storage(&X, path, group, "X")) goto out;
   if (X.dims[1] == 0 || X.dims[1] > INT_MAX) {
     NN_FAIL(NN_EDATA, "%s:%s/X: %llu columns, expected 1..%d", path, group, (unsigned long long)X.dims[1], INT_MAX);
     goto out;
@@ -197,8 +276,10 @@ static int probe_open(hid_t f, const char *path, const char *group, nn_split_inf
     goto out;
   }
   cls = H5Tget_class(t->type);
-  if (info->has_labels ? cls != H5T_INTEGER : cls != H5T_FLOAT) {
-    NN_FAIL(NN_EDATA, "%s:%s/%s: dtype %s, expected %s", path, group, tn, t->tname, info->has_labels ? "int32" : "float32");
+  size = H5Tget_size(t->type);
+  if (info->has_labels ? cls != H5T_INTEGER : cls != H5T_FLOAT || (size != 4 && size != 8)) {
+    NN_FAIL(NN_EDATA, "%s:%s/%s: dtype %s, expected %s", path, group, tn, t->tname,
+            info->has_labels ? "an integer type (int32, int64, uint8, ...)" : "float32 or float64");
     goto out;
   }
   if (t->dims[0] != X.dims[0]) {
@@ -206,6 +287,7 @@ static int probe_open(hid_t f, const char *path, const char *group, nn_split_inf
             (unsigned long long)X.dims[0]);
     goto out;
   }
+  if (check_storage(t, path, group, tn)) goto out;
   info->k = 0;
   if (!info->has_labels) {
     if (t->dims[1] == 0 || t->dims[1] > INT_MAX) {
@@ -240,6 +322,41 @@ static int read_slab(hid_t d, const char *path, const char *group, const char *n
   return NN_OK;
 }
 
+/* Labels of rows [row0, row0 + nrows) of y (any integer type) into int32, checked before they
+ * are narrowed: a label outside 0..2^31-1 is an error naming its real value (HDF5's conversion
+ * would clamp 2^31 to 2147483647), read as int64 (uint64 for unsigned types) in blocks. */
+static int read_labels(const dset *d, const char *path, const char *group, const nn_split_info *info, int64_t row0,
+                       int64_t nrows, int32_t *y) {
+  enum { BLOCK = 1 << 15 };
+  int64_t *v = malloc(sizeof *v * (size_t)(nrows < BLOCK ? nrows : BLOCK));
+  if (!v) return NN_FAIL(NN_ENOMEM, "%s:%s/y: no memory for %d labels", path, group, BLOCK);
+  bool is_unsigned = H5Tget_sign(d->type) == H5T_SGN_NONE;
+  int rc = NN_OK;
+  for (int64_t r = 0; r < nrows && !rc; r += BLOCK) {
+    int64_t m = nrows - r < BLOCK ? nrows - r : BLOCK;
+    if ((rc = read_slab(d->id, path, group, "y", is_unsigned ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, row0 + r, m, v)))
+      break;
+    for (int64_t i = 0; i < m && !rc; i++) {
+      bool bad = is_unsigned ? (uint64_t)v[i] > INT32_MAX : v[i] < 0 || v[i] > INT32_MAX;
+      if (!bad) {
+        y[r + i] = (int32_t)v[i];
+        continue;
+      }
+      char val[32];
+      if (is_unsigned) snprintf(val, sizeof val, "%llu", (unsigned long long)(uint64_t)v[i]);
+      else snprintf(val, sizeof val, "%lld", (long long)v[i]);
+      if (info->num_classes > 0)
+        rc = NN_FAIL(NN_EDATA, "%s:%s/y: label %s at row %lld, expected 0..%d", path, group, val,
+                     (long long)(row0 + r + i), info->num_classes - 1);
+      else
+        rc = NN_FAIL(NN_EDATA, "%s:%s/y: label %s at row %lld, expected a class index >= 0 that fits in int32", path,
+                     group, val, (long long)(row0 + r + i));
+    }
+  }
+  free(v);
+  return rc;
+}
+
 int nn_dataset_read_rows(const char *path, const char *group, const nn_split_info *info, int64_t row0,
                          int64_t nrows, void *X, int32_t *y, float *Y) {
   if (row0 < 0 || nrows < 0 || row0 + nrows > info->n)
@@ -269,7 +386,7 @@ int nn_dataset_read_rows(const char *path, const char *group, const nn_split_inf
   }
   rc = read_slab(dx.id, path, group, "X", info->xtype == NN_DTYPE_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, row0,
                  nrows, X);
-  if (!rc && info->has_labels && y) rc = read_slab(dy.id, path, group, "y", H5T_NATIVE_INT32, row0, nrows, y);
+  if (!rc && info->has_labels && y) rc = read_labels(&dy, path, group, info, row0, nrows, y);
   if (!rc && !info->has_labels && Y) rc = read_slab(dy.id, path, group, "Y", H5T_NATIVE_FLOAT, row0, nrows, Y);
 out:
   dset_close(&dx), dset_close(&dy);

@@ -8,13 +8,49 @@
 #include "nnmpi/dataset.h"
 #include "nnmpi/status.h"
 
-static herr_t add_group(hid_t g, const char *name, const H5L_info_t *li, void *data) {
-  (void)li;
-  nn_dataset_summary *s = data;
-  hid_t o = H5Oopen(g, name, H5P_DEFAULT);
-  if (o >= 0 && H5Iget_type(o) == H5I_GROUP && s->n_groups < NN_DATASET_MAX_GROUPS)
-    snprintf(s->groups[s->n_groups++], sizeof s->groups[0], "/%s", name);
-  if (o >= 0) H5Oclose(o);
+/* The walk below a group: its path and what was found. */
+typedef struct walk {
+  nn_dataset_summary *s;
+  char path[NN_DATASET_GROUP_MAX];
+  int depth, splits; /* splits found below (for "not a split") */
+} walk;
+
+static void add(char (*list)[NN_DATASET_GROUP_MAX], int *n, bool *more, const char *name) {
+  if (*n < NN_DATASET_MAX_GROUPS) snprintf(list[(*n)++], NN_DATASET_GROUP_MAX, "%s", name);
+  else *more = true;
+}
+
+static herr_t visit(hid_t g, const char *name, const H5L_info_t *li, void *data);
+
+/* Walks group g (at w->path): a group holding a link named X is a split (not walked further);
+ * one with neither X nor a split below it is "other". Returns the splits found. */
+static int walk_group(hid_t g, walk *w) {
+  if (H5Lexists(g, "X", H5P_DEFAULT) > 0) {
+    add(w->s->groups, &w->s->n_groups, &w->s->more, w->path[0] ? w->path : "/");
+    return 1;
+  }
+  walk sub = *w;
+  sub.splits = 0;
+  if (w->depth < 16) H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, visit, &sub);
+  if (sub.splits == 0 && w->path[0]) add(w->s->other, &w->s->n_other, &w->s->more, w->path);
+  return sub.splits;
+}
+
+static herr_t visit(hid_t g, const char *name, const H5L_info_t *li, void *data) {
+  walk *w = data;
+  if (li->type == H5L_TYPE_EXTERNAL || li->type == H5L_TYPE_ERROR) return 0; /* never into other files */
+  H5O_info_t oi;
+  if (H5Oget_info_by_name(g, name, &oi, H5P_DEFAULT) < 0 || oi.type != H5O_TYPE_GROUP) return 0;
+  hid_t c = H5Gopen2(g, name, H5P_DEFAULT);
+  if (c < 0) return 0;
+  walk sub = *w;
+  if ((size_t)snprintf(sub.path, sizeof sub.path, "%s/%s", w->path, name) >= sizeof sub.path) {
+    H5Gclose(c);
+    return 0; /* a path too long to name in a message is not walked */
+  }
+  sub.depth = w->depth + 1;
+  w->splits += walk_group(c, &sub);
+  H5Gclose(c);
   return 0;
 }
 
@@ -37,7 +73,9 @@ int nn_dataset_summarize(const char *path, nn_dataset_summary *s) {
   root_str(f, "source", s->source, sizeof s->source);
   s->format_version = root_int(f, "format_version");
   s->num_classes = root_int(f, "num_classes");
-  H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, NULL, add_group, s);
+  walk w = {.s = s, .path = "", .depth = 0, .splits = 0};
+  walk_group(f, &w);
+  H5Eclear2(H5E_DEFAULT);
   H5Fclose(f);
   return NN_OK;
 }

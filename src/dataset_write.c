@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs.h"
 #include "h5.h"
 #include "nnmpi/status.h"
 
@@ -83,7 +84,11 @@ int nn_dataset_create(const char *path, bool append, nn_dataset_file **file) {
     return NN_FAIL(NN_EINVAL, "%s: path too long", path);
   }
   strcpy(f->path, path);
-  int rc = append && stat(path, &st) == 0 ? open_existing(f) : create_new(f);
+  bool exists = stat(path, &st) == 0;
+  int rc = exists && !S_ISREG(st.st_mode)
+               ? NN_FAIL(NN_EIO, "%s: is %s, expected a dataset file or a new name", path, nn_fs_kind(st.st_mode))
+           : append && exists ? open_existing(f)
+                              : create_new(f);
   if (rc) {
     nn_dataset_close(f, false);
     return rc;
@@ -126,7 +131,8 @@ int nn_dataset_set_meta(nn_dataset_file *file, const nn_dataset_meta *m) {
 int nn_dataset_close(nn_dataset_file *file, bool keep) {
   if (!file) return NN_OK;
   int rc = NN_OK;
-  if (file->id >= 0 && H5Fclose(file->id) < 0) rc = nn_h5_fail(NN_EIO, "%s: closing failed", file->path);
+  if (nn_h5_close_file(file->id, !keep && file->created ? file->path : NULL) < 0)
+    rc = nn_h5_fail(NN_EIO, "%s: closing failed", file->path);
   if ((rc || !keep) && file->created) remove(file->path);
   free(file);
   return rc;
@@ -147,6 +153,36 @@ static hid_t make_dset(hid_t g, const char *name, hid_t type, int rank, hsize_t 
   return d;
 }
 
+/* The first other split of a file whose shape differs from the one being added. */
+typedef struct shape_check {
+  int d, k;         /* the new split's features and target columns (0: labels) */
+  char other[256];  /* "/train" of the first mismatch ("" none) */
+  const char *what; /* "features" or "target columns" */
+  long long have, want;
+} shape_check;
+
+static herr_t check_shape(hid_t g, const char *name, const H5L_info_t *li, void *data) {
+  shape_check *c = data;
+  const char *base = strrchr(name, '/');
+  base = base ? base + 1 : name;
+  bool x = !strcmp(base, "X"), y = !strcmp(base, "Y");
+  if ((!x && !y) || li->type != H5L_TYPE_HARD || c->other[0]) return 0;
+  hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+  if (d < 0) return H5Eclear2(H5E_DEFAULT), 0;
+  hid_t sp = H5Dget_space(d);
+  hsize_t dims[2] = {0, 0};
+  int rank = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, dims, NULL);
+  if (sp >= 0) H5Sclose(sp);
+  H5Dclose(d);
+  long long want = x ? c->d : c->k;
+  if (rank == 2 && (x || c->k > 0) && (long long)dims[1] != want) {
+    snprintf(c->other, sizeof c->other, "/%.*s", (int)(base - name > 0 ? base - name - 1 : 0), name);
+    c->what = x ? "features" : "target columns";
+    c->have = (long long)dims[1], c->want = want;
+  }
+  return 0;
+}
+
 static int split_begin(nn_split_writer *w, const char *name, float scale, float offset) {
   hid_t file = w->file->id;
   const char *path = w->file->path;
@@ -163,6 +199,14 @@ static int split_begin(nn_split_writer *w, const char *name, float scale, float 
     return NN_FAIL(NN_EDATA, "%s: num_classes is %lld, so its splits are %s; %s would hold %s", path, nc,
                    nc ? "classification (labels y)" : "regression (targets Y)", name,
                    k ? "regression targets Y" : "class labels y");
+  /* every split of a file feeds one model: the same features (and target columns) */
+  shape_check sc = {.d = d, .k = k};
+  H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, check_shape, &sc);
+  if (sc.other[0])
+    return NN_FAIL(NN_EDATA,
+                   "%s:%s would have %lld %s, but the file's split %s has %lld; every split of a file must "
+                   "have the same %s",
+                   path, name, sc.want, sc.what, sc.other, sc.have, sc.what);
   strcpy(w->name, name); /* from here on the group is ours: a failure unlinks it */
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);

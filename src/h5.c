@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include "fs.h"
 #include "nnmpi/status.h"
 
 /* ---- errors */
@@ -64,12 +65,27 @@ hid_t nn_h5_fapl(void) {
   return fapl;
 }
 
+int nn_h5_close_file(hid_t f, const char *discard) {
+  if (f < 0) return 0;
+  if (discard) { /* the reason of the failure is already noted; the file goes anyway */
+    int r;
+    while ((r = truncate(discard, 0)) < 0 && errno == EINTR) {}
+  }
+  if (H5Fclose(f) >= 0) return 0;
+  nn_h5_note();
+  return -1;
+}
+
 int nn_h5_open_ro(const char *path, const char *what, int code, hid_t *file) {
-  struct stat st;
+  const char *kind;
   nn_h5_quiet();
   *file = -1;
-  if (stat(path, &st) != 0) return NN_FAIL(code, "%s: cannot open %s: %s", path, what, strerror(errno));
-  if (!S_ISREG(st.st_mode)) return NN_FAIL(code, "%s: not a regular file", path);
+  /* the operating system's reason first (HDF5 calls a file it may not read "not an HDF5 file"),
+   * and never an open that blocks (a FIFO) */
+  int fd = nn_fs_open_regular(path, &kind);
+  if (fd < 0 && kind) return NN_FAIL(code, "%s: is %s, expected a regular file (%s)", path, kind, what);
+  if (fd < 0) return NN_FAIL(code, "%s: cannot open %s: %s", path, what, strerror(errno));
+  close(fd);
   if (H5Fis_hdf5(path) <= 0) return NN_FAIL(code, "%s: not an HDF5 file", path);
   *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (*file < 0) return nn_h5_fail(code, "%s: cannot open HDF5 file", path);
@@ -109,7 +125,9 @@ int nn_h5_attr_read(hid_t obj, const char *where, const char *name, hid_t mtype,
   H5T_class_t want = H5Tget_class(mtype);
   int rc = NN_OK;
   if (got != (hssize_t)n) {
-    rc = NN_FAIL(code, "attribute %s:%s has %lld values, expected %zu", where, name, (long long)got, n);
+    if (n == 1)
+      rc = NN_FAIL(code, "attribute %s:%s has %lld values, expected a scalar (1 value)", where, name, (long long)got);
+    else rc = NN_FAIL(code, "attribute %s:%s has %lld values, expected %zu", where, name, (long long)got, n);
   } else if (t < 0 || !(H5Tget_class(t) == want || (want == H5T_FLOAT && H5Tget_class(t) == H5T_INTEGER))) {
     char tn[32] = "unknown";
     if (t >= 0) nn_h5_type_name(t, tn, sizeof tn);

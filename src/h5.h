@@ -33,6 +33,12 @@ int nn_h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* File-access properties of nnmpi's files: format 1.8 objects (checksummed object headers),
  * no file locking (NFS, Lustre; one writer by protocol), strong close. Caller closes. */
 hid_t nn_h5_fapl(void);
+/* Closes file f (f < 0: nothing). HDF5 1.10 frees a file whose final flush fails in H5Fclose
+ * (a full disk) but keeps its id, which no call can release: HDF5's clean-up at exit or in
+ * MPI_Finalize then crashes in H5F__close_cb. So a file whose writing failed and that is thrown
+ * away (discard = its path; NULL otherwise) is first truncated to 0 bytes: its space comes back
+ * and the close's flush of the little metadata left has room. 0, or -1 with the reason noted. */
+int nn_h5_close_file(hid_t f, const char *discard);
 /* Opens path read-only as `what` ("dataset file"). Failures are `code` with "PATH: ..." naming
  * the cause: no such file, not a regular file, permission denied, not an HDF5 file, or the
  * HDF5 reason. The caller closes *file with H5Fclose. */
@@ -50,7 +56,7 @@ bool nn_h5_attr_exists(hid_t obj, const char *name);
 /* Reads the attribute as n values of mtype, after checking that it exists, holds exactly n
  * values (a scalar holds 1) and is of mtype's class (integer; float, which also takes integers).
  * Messages:
- * "missing attribute WHERE:NAME", "attribute WHERE:NAME has K values, expected N",
+ * "missing attribute WHERE:NAME", "attribute WHERE:NAME has K values, expected N" ("expected a scalar (1 value)"),
  * "attribute WHERE:NAME is TYPE, expected CLASS". Returns NN_OK or code. */
 int nn_h5_attr_read(hid_t obj, const char *where, const char *name, hid_t mtype, size_t n, void *v, int code);
 /* Reads a string attribute (fixed or variable length, one value) into a malloc'ed string. */

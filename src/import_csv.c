@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fs.h"
 #include "nnmpi/dataset_write.h"
 #include "nnmpi/import.h"
 #include "nnmpi/status.h"
@@ -53,8 +55,15 @@ int nn_import_csv(const char *in, const char *out, const char *group, bool appen
   if (!o->label_col == !(o->target_cols && *o->target_cols))
     return NN_FAIL(NN_EINVAL, "import-csv: give exactly one of --label-col N or --target-cols a,b,...");
   if (o->num_classes < 0) return NN_FAIL(NN_EINVAL, "import-csv: --num-classes %d, expected >= 1", o->num_classes);
-  FILE *fp = fopen(in, "r");
-  if (!fp) return NN_FAIL(NN_EDATA, "%s: cannot open: %s", in, strerror(errno));
+  const char *kind;
+  int fd = nn_fs_open_regular(in, &kind); /* never blocks on a FIFO */
+  if (fd < 0 && kind) return NN_FAIL(NN_EDATA, "%s: is %s, expected a CSV file", in, kind);
+  FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
+  if (!fp) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return NN_FAIL(NN_EDATA, "%s: cannot open: %s", in, strerror(e));
+  }
   char *line = NULL, *role = NULL;
   size_t cap = 0;
   float *X = NULL, *Y = NULL;

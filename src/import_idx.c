@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "fs.h"
 #include "nnmpi/dataset_write.h"
 #include "nnmpi/import.h"
 #include "nnmpi/status.h"
@@ -41,8 +43,14 @@ static int idx_read(idx_file *x, void *buf, size_t len, const char *what) {
 static int idx_open(idx_file *x, const char *path, bool images) {
   unsigned char h[4], b[4];
   x->path = path, x->n = 0, x->d = 1;
-  if (!(x->f = gzopen(path, "rb")))
-    return NN_FAIL(NN_EDATA, "%s: cannot open IDX file: %s", path, errno ? strerror(errno) : "out of memory");
+  const char *kind;
+  int fd = nn_fs_open_regular(path, &kind); /* never blocks on a FIFO */
+  if (fd < 0 && kind) return NN_FAIL(NN_EDATA, "%s: is %s, expected an IDX file", path, kind);
+  if (fd < 0) return NN_FAIL(NN_EDATA, "%s: cannot open IDX file: %s", path, strerror(errno));
+  if (!(x->f = gzdopen(fd, "rb"))) {
+    close(fd);
+    return NN_FAIL(NN_EDATA, "%s: cannot open IDX file: out of memory", path);
+  }
   gzbuffer(x->f, 1 << 17);
   int rc = idx_read(x, h, 4, "the IDX header");
   if (rc) return rc;

@@ -65,6 +65,7 @@ int nn_loader_open(nn_loader *ld, const char *path, const char *group, nn_sampli
                    int ranks_per_node) {
   memset(ld, 0, sizeof *ld);
   ld->mode = mode;
+  snprintf(ld->where, sizeof ld->where, "%s:%s", path, group);
   int rc = mode != NN_SAMPLING_GLOBAL && mode != NN_SAMPLING_SHARD
                ? NN_FAIL(NN_EINVAL, "loader: unknown sampling mode %d", (int)mode)
            : ranks_per_node < 0
@@ -112,6 +113,7 @@ int nn_loader_open_memory(nn_loader *ld, const char *name, const nn_split_info *
                           const void *X, const int32_t *y, const float *Y, nn_sampling mode) {
   memset(ld, 0, sizeof *ld);
   ld->mode = mode;
+  snprintf(ld->where, sizeof ld->where, "%s", name);
   int rc = NN_OK;
   if (mode != NN_SAMPLING_GLOBAL && mode != NN_SAMPLING_SHARD)
     rc = NN_FAIL(NN_EINVAL, "%s: unknown sampling mode %d", name, (int)mode);

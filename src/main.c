@@ -2,6 +2,7 @@
  * Layer 6: the only place that exits. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -57,6 +58,22 @@ int nn_cli_wants_help(int argc, char **argv) {
   return 0;
 }
 
+int nn_cli_once(const char *cmd, const char *opt, bool *seen) {
+  if (*seen) return NN_FAIL(NN_EINVAL, "%s: %s given twice; give it once (see nnmpi %s --help)", cmd, opt, cmd);
+  *seen = true;
+  return NN_OK;
+}
+
+int nn_cli_regular_input(const char *cmd, const char *opt, const char *path, int code) {
+  struct stat st;
+  if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode)) return NN_OK;
+  const char *kind = S_ISDIR(st.st_mode)                          ? "a directory"
+                     : S_ISFIFO(st.st_mode)                       ? "a FIFO"
+                     : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                  : "not a regular file";
+  return NN_FAIL(code, "%s: %s %s: is %s, expected a regular file", cmd, opt, path, kind);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
@@ -73,6 +90,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     if (strcmp(argv[1], commands[i].name)) continue;
     command = commands[i].name;
+    nn_cli_die_with_launcher();
     nn_dist_on_watchdog(watchdog_expired);
     int rc = commands[i].run(argc - 1, argv + 1);
     /* a stalled peer: this rank cannot agree with the others, so it speaks for itself and

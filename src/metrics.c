@@ -144,17 +144,15 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
                   m->sharded ? "sharded over the ranks" : "replicated on every rank");
   if (m->log) {
     char b1[32], b2[32];
-    const char *src = c->data.path[0] ? c->data.path : "built-in synthetic";
-    fprintf(m->log, "data: %s %s: %lld rows x %d features (%s), %s, %s sampling",
-            src, c->data.path[0] ? c->data.train : c->data.synth, (long long)train->info.n, train->info.d,
-            train->info.xtype == NN_DTYPE_U8 ? "uint8" : "float32",
+    fprintf(m->log, "data: %s: %lld rows x %d features (%s), %s, %s sampling", train->where, (long long)train->info.n,
+            train->info.d, train->info.xtype == NN_DTYPE_U8 ? "uint8" : "float32",
             train->info.has_labels ? "class labels" : "float targets",
             c->data.sampling == NN_SAMPLING_GLOBAL ? "global" : "shard");
     if (c->data.sampling == NN_SAMPLING_GLOBAL && c->data.path[0])
       fprintf(m->log, " (%d node copy(s), %s node-shared, %s private on rank 0)", train->shm.n_nodes,
               mib(shared, b1, sizeof b1), mib(priv, b2, sizeof b2));
     fputc('\n', m->log);
-    if (eval) fprintf(m->log, "eval: %s rows %lld\n", c->data.path[0] ? c->data.eval : "synthetic test", (long long)eval->info.n);
+    if (eval) fprintf(m->log, "eval: %s: %lld rows\n", eval->where, (long long)eval->info.n);
     fprintf(m->log, "model: %d layers, %zu parameters; %d rank(s), global batch %d, %lld steps per epoch\n",
             net->n_layers, net->n_params, nn_dist_size(), c->train.batch_size, (long long)steps_per_epoch);
     fprintf(m->log, "checkpoints: %s\n", ckpt_dir);

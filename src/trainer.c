@@ -5,10 +5,14 @@
  * Layer 5: uses loader, eval, checkpoint, dist, net, optim, config; prints only to opts->log. */
 #include "nnmpi/trainer.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fs.h"
 #include "metrics.h"
@@ -65,7 +69,28 @@ typedef struct run {
   nn_timers tm;
   nn_metrics metrics;
   nn_trace trace;     /* log.trace: the timeline of a window of steps */
+  int lock_fd[2];                        /* rank 0: the locks of run_dir and (when elsewhere) ckpt_dir; -1 = none */
+  char lock_warn[2 * NN_PATH_MAX + 160]; /* rank 0: why a directory could not be locked (printed later) */
 } run;
+
+/* Rank 0 locks dir (<dir>/nnmpi.lock) for the whole run, so that a second run on it is refused
+ * before it writes or removes anything. what/key name the directory in messages. */
+static int lock_dir(run *r, const char *dir, const char *what, const char *key, int *fd) {
+  char path[NN_PATH_MAX + 32], holder[320];
+  snprintf(path, sizeof path, "%s/nnmpi.lock", dir);
+  int st = nn_fs_lock(path, fd, holder, sizeof holder);
+  if (st == 1)
+    return NN_FAIL(NN_ECKPT,
+                   "%s %s is in use by another run (%s; lock file %s): wait for that run to end, or use "
+                   "another %s",
+                   what, dir, holder, path, key);
+  if (st < 0 && (errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) {
+    snprintf(r->lock_warn, sizeof r->lock_warn, "cannot lock %s (%s): a second run on %s would not be detected", path,
+             strerror(errno), dir);
+    return NN_OK;
+  }
+  return st < 0 ? NN_FAIL(NN_EIO, "cannot lock %s: %s", path, strerror(errno)) : NN_OK;
+}
 
 /* Rank 0 writes the checkpoint and rotates; every rank learns the outcome. */
 static int checkpoint(run *r) {
@@ -78,7 +103,9 @@ static int checkpoint(run *r) {
   if (!rc && nn_dist_rank() == 0) {
     nn_ckpt_data d = {r->o->config_text, &r->net, opt, r->prog};
     rc = nn_ckpt_write(r->ckpt_dir, &d, r->last_ckpt, sizeof r->last_ckpt);
-    if (!rc) rc = nn_ckpt_rotate(r->ckpt_dir, r->c->checkpoint.keep, r->c->checkpoint.keep_every_epochs);
+    if (!rc) rc = nn_ckpt_rotate(r->ckpt_dir, r->prog.step, r->c->checkpoint.keep, r->c->checkpoint.keep_every_epochs);
+    if (!rc && access(r->last_ckpt, F_OK) != 0) /* what we report must exist */
+      rc = NN_FAIL(NN_ECKPT, "checkpoint %s disappeared right after it was written: %s", r->last_ckpt, strerror(errno));
   }
   nn_step_release_optim(&r->st, opt);
   rc = nn_dist_agree(rc);
@@ -108,7 +135,8 @@ static int resume(run *r, bool *resumed) {
     if (!rc && removed) nn_metrics_warn(&r->metrics, "removed %d stale .tmp file(s) of interrupted checkpoint writes in %s", removed, r->ckpt_dir);
     if (!rc && !strcmp(mode, "auto")) {
       rc = nn_ckpt_find_latest(r->ckpt_dir, path, sizeof path, skipped, sizeof skipped);
-      if (skipped[0]) nn_metrics_warn(&r->metrics, "skipped checkpoints that do not verify:\n%s", skipped);
+      if (skipped[0])
+        nn_metrics_warn(&r->metrics, "skipped checkpoint files (newest first) in %s:\n%s", r->ckpt_dir, skipped);
     } else if (!rc && !strcmp(mode, "never")) {
       char any[NN_PATH_MAX] = "";
       rc = nn_ckpt_find_latest(r->ckpt_dir, any, sizeof any, NULL, 0);
@@ -146,6 +174,19 @@ static int resume(run *r, bool *resumed) {
   if (!rc) rc = nn_ckpt_read(path, &d);
   if (!rc) nn_step_load_optim(&r->st, &full);
   nn_optim_free(&full);
+  /* --resume PATH to an older checkpoint starts a branch: the newer checkpoints of the run are
+   * moved aside (never deleted by rotation, never replaced by the branch's own of the same step) */
+  if (!rc && nn_dist_rank() == 0 && strcmp(mode, "auto") != 0) {
+    char to[NN_PATH_MAX + 64];
+    int moved = 0;
+    int64_t first, last;
+    rc = nn_ckpt_supersede(r->ckpt_dir, d.prog.step, path, to, sizeof to, &moved, &first, &last);
+    if (!rc && moved)
+      nn_metrics_warn(&r->metrics,
+                      "moved %d newer checkpoint(s) (steps %lld..%lld) from %s to %s: resuming from an "
+                      "older checkpoint (%s, step %lld) starts a branch",
+                      moved, (long long)first, (long long)last, r->ckpt_dir, to, path, (long long)d.prog.step);
+  }
   if ((rc = nn_dist_agree(rc))) return rc;
   r->prog = d.prog;
   snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
@@ -247,9 +288,17 @@ static int setup(run *r) {
   if (c->checkpoint.dir[0]) expand_run_dir(c->checkpoint.dir, r->ckpt_dir, sizeof r->ckpt_dir);
   else snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s/checkpoints", r->run_dir);
   if (nn_dist_rank() == 0) {
+    /* the lock comes before anything is written or removed (the stale .tmp clean-up of resume);
+     * a checkpoint.dir outside the run directory gets its own */
+    struct stat a, b;
     rc = nn_fs_mkdir_p(r->run_dir);
-    if (!rc) rc = nn_fs_mkdir_p(r->ckpt_dir);
+    if (!rc) rc = lock_dir(r, r->run_dir, "log.run_dir", "log.run_dir", &r->lock_fd[0]);
+    if (!rc && (rc = nn_fs_mkdir_p(r->ckpt_dir))) rc = nn_fail_prefix(NN_ECKPT, "checkpoint directory: ");
+    if (!rc && c->checkpoint.dir[0] &&
+        !(stat(r->run_dir, &a) == 0 && stat(r->ckpt_dir, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino))
+      rc = lock_dir(r, r->ckpt_dir, "checkpoint.dir", "checkpoint.dir", &r->lock_fd[1]);
     if (!rc) rc = nn_metrics_open(&r->metrics, r->o->log, r->o->warn, r->o->tty, c, r->run_dir);
+    if (!rc && r->lock_warn[0]) nn_metrics_warn(&r->metrics, "%s", r->lock_warn);
     if (!rc && r->o->config_text) rc = nn_fs_write_text(r->run_dir, "config.ini", r->o->config_text);
   } else {
     nn_metrics_open(&r->metrics, NULL, NULL, false, c, NULL);
@@ -300,6 +349,8 @@ static void teardown(run *r) {
   free(r->rows);
   nn_metrics_close(&r->metrics);
   nn_trace_free(&r->trace);
+  nn_fs_unlock(r->lock_fd[0]);
+  nn_fs_unlock(r->lock_fd[1]);
 }
 
 static int train_loop(run *r) {
@@ -342,6 +393,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
   if (!r) return NN_FAIL(NN_ENOMEM, "trainer state");
   r->c = c, r->o = o;
   r->last_ckpt_step = -1;
+  r->lock_fd[0] = r->lock_fd[1] = -1;
   int rc = setup(r);
   bool resumed = false;
   if (!rc) rc = resume(r, &resumed);

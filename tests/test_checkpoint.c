@@ -162,7 +162,12 @@ static void round_trip(void **st) {
     assert_string_equal(info.hidden, "relu");
     assert_int_equal(info.n_arrays, 6 * (1 + a.opt.n_state));
     assert_int_equal(info.format_version, 1);
-    tu_assert_contains(info.config_digest, "fnv1a64:");
+    /* the standard FNV-1a 64 (offset basis 14695981039346656037), as docs/formats.md says */
+    uint64_t h = 14695981039346656037ull;
+    for (const char *c = a.text; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+    char want_digest[32];
+    snprintf(want_digest, sizeof want_digest, "fnv1a64:%016llx", (unsigned long long)h);
+    assert_string_equal(info.config_digest, want_digest);
     nn_ckpt_info_free(&info);
     model_free(&a), model_free(&b);
   }
@@ -326,6 +331,17 @@ static void find_latest_falls_back(void **st) {
   tu_assert_contains(skipped, "ckpt-00000500.h5: is a directory");
   tu_assert_contains(skipped, "ckpt-00000400.h5: empty file");
   rmdir(p);
+  /* a FIFO under a checkpoint name is never opened (that would block) and never counted */
+  char fifo[1024];
+  snprintf(fifo, sizeof fifo, "%s/ckpt-99999999.h5", dir);
+  assert_int_equal(mkfifo(fifo, 0644), 0);
+  assert_int_equal(nn_ckpt_find_latest(dir, got, sizeof got, skipped, sizeof skipped), NN_OK);
+  tu_assert_contains(got, "ckpt-00000200.h5");
+  tu_assert_contains(skipped, "ckpt-99999999.h5: is a FIFO, not a checkpoint file");
+  assert_int_equal(nn_ckpt_verify(fifo), NN_ECKPT);
+  tu_assert_contains(nn_errmsg(), "is a FIFO");
+  assert_false(nn_ckpt_is_checkpoint(fifo));
+  unlink(fifo);
   /* newest deleted */
   unlink(path);
   snprintf(p, sizeof p, "%s/ckpt-00000400.h5", dir);
@@ -366,16 +382,63 @@ static void rotate_keeps_newest(void **st) {
   model_make(&a, "2,3,1", NN_OPT_SGD, NN_ACT_RELU, 2);
   /* 3 batches per epoch: step s is epoch s/3, batch s%3 */
   for (int s = 1; s <= 10; s++) write_ok(&a, dir, prog_at(s, s / 3, s % 3), path, sizeof path);
-  assert_int_equal(nn_ckpt_rotate(dir, 3, 2), NN_OK);
+  assert_int_equal(nn_ckpt_rotate(dir, 10, 3, 2), NN_OK);
   /* newest 3 (10, 9, 8) + epoch boundaries at epochs 2 and 4 among the older (6; 12 absent) */
   for (int s = 1; s <= 10; s++) {
     nn_ckpt_name(s, name, sizeof name);
     int want = s >= 8 || s == 6;
     if (exists(dir, name) != want) fail_msg("step %d: exists %d, expected %d", s, exists(dir, name), want);
   }
-  assert_int_equal(nn_ckpt_rotate(dir, 0, 0), NN_OK); /* keep < 1 still keeps the newest */
+  assert_int_equal(nn_ckpt_rotate(dir, 10, 0, 0), NN_OK); /* keep < 1 still keeps the newest */
   assert_int_equal(count_ckpts(dir), 1);
   assert_true(exists(dir, "ckpt-00000010.h5"));
+
+  /* the file just written survives, whatever is newer: a copy under a higher step (its header
+   * says 10), a FIFO, and another branch's newer checkpoints stay too */
+  char copy[1100], fifo[1100];
+  snprintf(copy, sizeof copy, "%s/ckpt-00000999.h5", dir);
+  size_t len;
+  char *bytes = tu_read_file(path, &len);
+  tu_write_file(copy, bytes, len);
+  free(bytes);
+  snprintf(fifo, sizeof fifo, "%s/ckpt-99999999.h5", dir);
+  assert_int_equal(mkfifo(fifo, 0644), 0);
+  for (int s = 20; s <= 24; s++) write_ok(&a, dir, prog_at(s, 0, s), path, sizeof path);
+  write_ok(&a, dir, prog_at(11, 0, 11), path, sizeof path); /* written after resuming at 10 */
+  assert_int_equal(nn_ckpt_rotate(dir, 11, 2, 0), NN_OK);
+  assert_true(exists(dir, "ckpt-00000011.h5") && exists(dir, "ckpt-00000010.h5"));
+  for (int s = 20; s <= 24; s++) nn_ckpt_name(s, name, sizeof name), assert_true(exists(dir, name));
+  assert_true(exists(dir, "ckpt-00000999.h5") && exists(dir, "ckpt-99999999.h5"));
+  /* find_latest skips the copy: its header records step 10, its name 999 */
+  char got[1100], skipped[2048];
+  assert_int_equal(nn_ckpt_find_latest(dir, got, sizeof got, skipped, sizeof skipped), NN_OK);
+  tu_assert_contains(got, "ckpt-00000024.h5");
+  tu_assert_contains(skipped, "ckpt-00000999.h5: its header records step 10, its name step 999");
+  /* rotation never removes a file whose header disagrees with its name, even when older */
+  assert_int_equal(nn_ckpt_rotate(dir, 1000, 1, 0), NN_OK);
+  assert_true(exists(dir, "ckpt-00000999.h5") && !exists(dir, "ckpt-00000024.h5"));
+
+  /* resuming from step 11 with 20..24 present: those move to superseded-<time>/ */
+  for (int s = 20; s <= 24; s++) write_ok(&a, dir, prog_at(s, 0, s), path, sizeof path);
+  write_ok(&a, dir, prog_at(11, 0, 11), path, sizeof path);
+  char to[1200];
+  int moved;
+  int64_t first, last;
+  snprintf(path, sizeof path, "%s/ckpt-00000011.h5", dir);
+  assert_int_equal(nn_ckpt_supersede(dir, 11, copy, to, sizeof to, &moved, &first, &last), NN_OK);
+  assert_int_equal(moved, 5); /* 20..24; not the excepted copy (999), not the FIFO */
+  assert_int_equal(first, 20), assert_int_equal(last, 24);
+  tu_assert_contains(to, "/superseded-");
+  for (int s = 20; s <= 24; s++) {
+    nn_ckpt_name(s, name, sizeof name);
+    assert_false(exists(dir, name));
+    assert_true(exists(to, name));
+  }
+  assert_true(exists(dir, "ckpt-00000999.h5") && exists(dir, "ckpt-00000011.h5"));
+  assert_int_equal(nn_ckpt_supersede(dir, 11, copy, to, sizeof to, &moved, &first, &last), NN_OK);
+  assert_int_equal(moved, 0); /* nothing newer: nothing created */
+  assert_string_equal(to, "");
+  unlink(fifo);
   model_free(&a);
   tu_rmtree(dir);
 }

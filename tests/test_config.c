@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nnmpi/config.h"
@@ -153,6 +154,7 @@ static void test_parse_errors(void **state) {
   expect_parse_error("\nlr = 0.1\n", "t.ini:2:", "\"lr\" outside any section", NULL);
   expect_parse_error("[optim]\nlr = 0.1x\n", "t.ini:2:", "optim.lr: expected a number, got \"0.1x\"", NULL);
   expect_parse_error("[optim]\nlr = \n", "t.ini:2:", "optim.lr: expected a number, got \"\"", NULL);
+  expect_parse_error("[optim]\nlr = 0x10\n", "t.ini:2:", "optim.lr: expected a decimal number, got \"0x10\"", NULL);
   expect_parse_error("[optim]\nlr = nan\n", "t.ini:2:", "optim.lr: expected a finite number", NULL);
   expect_parse_error("[optim]\nlr = -inf\n", "t.ini:2:", "optim.lr: expected a finite number", NULL);
   expect_parse_error("[optim]\nlr = 1e39\n", "t.ini:2:", "optim.lr", "out of range");
@@ -384,6 +386,10 @@ static void test_validate(void **state) {
   expect_invalid((const char *[]){"optim.min_lr=0.5", NULL}, "optim.min_lr = 0.5 exceeds optim.lr = 0.01");
   expect_invalid((const char *[]){"data.train=train", NULL}, "data.train = \"train\": expected a group path");
   expect_invalid((const char *[]){"data.eval=test", NULL}, "data.eval = \"test\"");
+  expect_invalid((const char *[]){"log.run_dir=", NULL}, "log.run_dir is empty");
+  /* numbers are decimal: strtod would read hexadecimal floats (lr = 0x10 as 16) */
+  expect_invalid((const char *[]){"optim.lr=0x10", NULL}, "expected a decimal number, got \"0x10\"");
+  expect_invalid((const char *[]){"checkpoint.every_seconds=-0X1p4", NULL}, "hexadecimal is not accepted");
   expect_valid((const char *[]){"model.output_activation=sigmoid", "model.loss=bce", "model.layers=4,3", NULL});
   expect_valid((const char *[]){"model.output_activation=sigmoid", "model.loss=bce", "model.layers=4,1", NULL});
   expect_valid((const char *[]){"model.output_activation=linear", "model.loss=mse", "model.layers=8,1", NULL});
@@ -542,6 +548,10 @@ static void test_load_config(void **state) {
   tu_assert_contains(nn_errmsg(), file);
   assert_int_equal(nn_config_load(&c, dir, 0, NULL), NN_ECONFIG); /* a directory */
   tu_assert_contains(nn_errmsg(), dir);
+  snprintf(file, sizeof file, "%s/fifo.ini", dir); /* a FIFO: refused at once, never read (that blocks) */
+  assert_int_equal(mkfifo(file, 0644), 0);
+  assert_int_equal(nn_config_load(&c, file, 0, NULL), NN_ECONFIG);
+  tu_assert_contains(nn_errmsg(), "not a regular file");
 
   snprintf(file, sizeof file, "%s/empty.ini", dir);
   tu_write_file(file, "", 0);

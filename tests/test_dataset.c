@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nnmpi/dataset.h"
 #include "nnmpi/dataset_write.h"
+#include "nnmpi/predictions.h"
 #include "nnmpi/status.h"
 #include "testutil.h"
 
@@ -168,7 +170,9 @@ static void test_writer_errors(void **state) {
   assert_null(w);
   assert_int_equal(nn_dataset_split_begin(f, "/reg", NN_DTYPE_F32, 2, 1, 0, 3, &w), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "w.h5: num_classes is 7, so its splits are classification (labels y); /reg would hold regression targets Y");
-  assert_int_equal(nn_dataset_split_begin(f, "/empty", NN_DTYPE_F32, 2, 1, 0, 0, &w), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(f, "/other", NN_DTYPE_F32, 2, 1, 0, 0, &w), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "w.h5:/other would have 2 features, but the file's split /train has 5");
+  assert_int_equal(nn_dataset_split_begin(f, "/empty", NN_DTYPE_F32, 5, 1, 0, 0, &w), NN_OK);
   assert_int_equal(nn_dataset_split_end(w, true), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "/empty: no rows to write");
   assert_int_equal(nn_dataset_set_meta(f, &(nn_dataset_meta){7, "x,y", NULL}), NN_EDATA);
@@ -227,6 +231,8 @@ static void test_validation_errors(void **state) {
   expect_probe_error(tmp("nope.h5"), "/train", "nope.h5: cannot open dataset file: No such file or directory");
   tu_write_file(tmp("text.h5"), "just text\n", (size_t)-1);
   expect_probe_error(tmp("text.h5"), "/train", "text.h5: not an HDF5 file");
+  assert_int_equal(mkfifo(tmp("fifo.h5"), 0644), 0); /* never opened: that would block */
+  expect_probe_error(tmp("fifo.h5"), "/train", "fifo.h5: is a FIFO, expected a regular file");
 
   const char *p = tmp("v.h5");
   plain_split(p, "/train");
@@ -246,7 +252,7 @@ static void test_validation_errors(void **state) {
   expect_probe_error(p, "/dtype", "v.h5:/dtype/X: dtype int32, expected float32 or uint8");
   h5_put(p, "/ydtype/X", H5T_NATIVE_FLOAT, 2, 3, 2, X);
   h5_put(p, "/ydtype/y", H5T_NATIVE_FLOAT, 1, 3, 0, X);
-  expect_probe_error(p, "/ydtype", "v.h5:/ydtype/y: dtype float32, expected int32");
+  expect_probe_error(p, "/ydtype", "v.h5:/ydtype/y: dtype float32, expected an integer type");
   h5_put(p, "/yrank/X", H5T_NATIVE_FLOAT, 2, 3, 2, X);
   h5_put(p, "/yrank/Y", H5T_NATIVE_FLOAT, 1, 3, 0, X);
   expect_probe_error(p, "/yrank", "v.h5:/yrank/Y: rank 1, expected 2 (N, K)");
@@ -361,6 +367,143 @@ static void test_truncated_and_flipped(void **state) {
   assert_true(errors > 0);
 }
 
+/* Writes obj of path as a chunked (chunk rows x cols) dataset of which only the first `written`
+ * rows are written (rows never written read back as the fill value). */
+static void h5_partial(const char *path, const char *obj, hid_t type, int rank, hsize_t n, hsize_t cols, hsize_t chunk,
+                       hsize_t written, const void *data) {
+  hid_t f = access(path, F_OK) == 0 ? H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT)
+                                    : H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t dims[2] = {n, cols}, ch[2] = {chunk, cols}, cnt[2] = {written, cols}, start[2] = {0, 0};
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  if (chunk) H5Pset_chunk(dcpl, rank, ch);
+  hid_t s = H5Screate_simple(rank, dims, NULL), d = H5Dcreate2(f, obj, type, s, lcpl, dcpl, H5P_DEFAULT);
+  assert_true(d >= 0);
+  if (written) {
+    hid_t m = H5Screate_simple(rank, cnt, NULL);
+    H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, cnt, NULL);
+    assert_true(H5Dwrite(d, type, m, s, H5P_DEFAULT, data) >= 0);
+    H5Sclose(m);
+  }
+  H5Dclose(d), H5Sclose(s), H5Pclose(dcpl), H5Pclose(lcpl), H5Fclose(f);
+}
+
+/* Issue 11: labels beyond int32 keep their value in messages; an array-valued scale; filters
+ * this HDF5 cannot decode; rows never written; nested splits; appends with other shapes. */
+static void test_issue11_data(void **state) {
+  (void)state;
+  nn_split_info in;
+  float X[40 * 4];
+  int32_t y32[40];
+  for (int i = 0; i < 40 * 4; i++) X[i] = (float)i;
+  for (int i = 0; i < 40; i++) y32[i] = i % 2;
+  /* labels 2^31 (int64 and uint32): the real value and row, never the clamped 2147483647 */
+  int64_t y64[40];
+  uint32_t yu[40];
+  for (int i = 0; i < 40; i++) y64[i] = i % 2, yu[i] = (uint32_t)(i % 2);
+  y64[37] = 2147483648LL, yu[37] = 2147483648u;
+  const char *big = tmp("big.h5");
+  h5_put(big, "/i64/X", H5T_NATIVE_FLOAT, 2, 40, 4, X);
+  h5_put(big, "/i64/y", H5T_NATIVE_INT64, 1, 40, 0, y64);
+  h5_put(big, "/u32/X", H5T_NATIVE_FLOAT, 2, 40, 4, X);
+  h5_put(big, "/u32/y", H5T_NATIVE_UINT32, 1, 40, 0, yu);
+  for (int g = 0; g < 2; g++) {
+    const char *grp = g ? "/u32" : "/i64";
+    int32_t got[40];
+    assert_int_equal(nn_dataset_probe(big, grp, &in), NN_OK);
+    assert_int_equal(nn_dataset_read_rows(big, grp, &in, 0, 40, X, got, NULL), NN_EDATA);
+    tu_assert_contains(nn_errmsg(), "/y: label 2147483648 at row 37");
+    assert_null(strstr(nn_errmsg(), "2147483647"));
+    assert_int_equal(nn_dataset_read_rows(big, grp, &in, 0, 37, X, got, NULL), NN_OK); /* rows before it */
+  }
+  /* uint8 X whose scale holds 2 values: one value is expected, nothing is read into a float */
+  const char *u8 = tmp("u8a.h5");
+  uint8_t xb[40 * 4] = {0};
+  h5_put(u8, "/train/X", H5T_NATIVE_UINT8, 2, 40, 4, xb);
+  h5_put(u8, "/train/y", H5T_NATIVE_INT32, 1, 40, 0, y32);
+  hid_t f = H5Fopen(u8, H5F_ACC_RDWR, H5P_DEFAULT), d = H5Dopen2(f, "/train/X", H5P_DEFAULT);
+  hsize_t two = 2;
+  hid_t sp = H5Screate_simple(1, &two, NULL),
+        a = H5Acreate2(d, "scale", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, H5P_DEFAULT);
+  assert_true(H5Awrite(a, H5T_NATIVE_FLOAT, (float[]){0.5f, 2.0f}) >= 0);
+  H5Aclose(a), H5Sclose(sp), H5Dclose(d), H5Fclose(f);
+  expect_probe_error(u8, "/train", "u8a.h5:/train/X:scale has 2 values, expected a scalar (1 value)");
+  /* a filter this HDF5 lacks (32000 = h5py's LZF, optional so that HDF5 writes without it) */
+  const char *lzf = tmp("lzf.h5");
+  f = H5Fcreate(lzf, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t dims[2] = {40, 4}, ch[2] = {10, 4};
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), g = H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Pset_chunk(dcpl, 2, ch);
+  assert_true(H5Pset_filter(dcpl, 32000, H5Z_FLAG_OPTIONAL, 0, NULL) >= 0);
+  sp = H5Screate_simple(2, dims, NULL);
+  d = H5Dcreate2(g, "X", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  assert_true(d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, X) >= 0);
+  H5Dclose(d), H5Sclose(sp), H5Pclose(dcpl), H5Gclose(g), H5Fclose(f);
+  H5Eclear2(H5E_DEFAULT);
+  h5_put(lzf, "/train/y", H5T_NATIVE_INT32, 1, 40, 0, y32);
+  expect_probe_error(lzf, "/train",
+                     "lzf.h5:/train/X: stored with filter 32000 (lzf), which this HDF5 library cannot decode");
+  /* rows never written: chunks of X or y missing, contiguous storage never allocated */
+  const char *px = tmp("partial.h5");
+  h5_partial(px, "/x/X", H5T_NATIVE_FLOAT, 2, 40, 4, 10, 20, X);
+  h5_put(px, "/x/y", H5T_NATIVE_INT32, 1, 40, 0, y32);
+  expect_probe_error(px, "/x", "partial.h5:/x/X: rows 20..29 were never written (2 of its 4 chunks exist");
+  h5_put(px, "/y/X", H5T_NATIVE_FLOAT, 2, 40, 4, X);
+  h5_partial(px, "/y/y", H5T_NATIVE_INT32, 1, 40, 0, 16, 17, y32);
+  expect_probe_error(px, "/y", "partial.h5:/y/y: rows 32..39 were never written");
+  h5_put(px, "/c/X", H5T_NATIVE_FLOAT, 2, 40, 4, X);
+  h5_partial(px, "/c/y", H5T_NATIVE_INT32, 1, 40, 0, 0, 0, NULL); /* contiguous, never written */
+  expect_probe_error(px, "/c", "partial.h5:/c/y: its 40 rows were never written");
+  /* nested splits and groups that are not splits */
+  const char *nest = tmp("nest.h5");
+  plain_split(nest, "/train");
+  plain_split(nest, "/folds/0");
+  plain_split(nest, "/folds/1");
+  f = H5Fopen(nest, H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Gclose(H5Gcreate2(f, "/meta", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  H5Fclose(f);
+  nn_dataset_summary *sum = malloc(sizeof *sum);
+  assert_int_equal(nn_dataset_summarize(nest, sum), NN_OK);
+  assert_int_equal(sum->n_groups, 3);
+  assert_string_equal(sum->groups[0], "/folds/0"), assert_string_equal(sum->groups[1], "/folds/1");
+  assert_string_equal(sum->groups[2], "/train");
+  assert_int_equal(sum->n_other, 1), assert_string_equal(sum->other[0], "/meta");
+  free(sum);
+  assert_int_equal(nn_dataset_probe(nest, "/folds/1", &in), NN_OK);
+  /* a split appended with another feature count is refused, and not added */
+  nn_dataset_file *df;
+  nn_split_writer *w;
+  assert_int_equal(nn_dataset_create(nest, true, &df), NN_OK);
+  assert_int_equal(nn_dataset_split_begin(df, "/test", NN_DTYPE_F32, 4, 1, 0, 0, &w), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "nest.h5:/test would have 4 features, but the file's split /folds/0 has 3");
+  assert_int_equal(nn_dataset_split_begin(df, "/test", NN_DTYPE_F32, 3, 1, 0, 0, &w), NN_OK);
+  assert_int_equal(nn_dataset_split_end(w, false), NN_OK);
+  assert_int_equal(nn_dataset_close(df, true), NN_OK);
+  assert_int_equal(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+
+/* nn_predictions_write, nn_predictions_is_file, nn_predictions_inspect. */
+static void test_predictions(void **state) {
+  (void)state;
+  const char *p = tmp("preds.h5");
+  float out[6 * 3];
+  for (int i = 0; i < 18; i++) out[i] = (float)(i % 3) / 4;
+  assert_int_equal(nn_predictions_write(p, 6, 3, out, true, "m.h5", "d.h5:/test"), NN_OK);
+  assert_true(nn_predictions_is_file(p));
+  nn_predictions_info pi;
+  assert_int_equal(nn_predictions_inspect(p, &pi), NN_OK);
+  assert_int_equal(pi.n, 6), assert_int_equal(pi.k, 3), assert_true(pi.has_predicted);
+  assert_string_equal(pi.model, "m.h5"), assert_string_equal(pi.data, "d.h5:/test");
+  assert_true(pi.out_min == 0 && pi.out_max == 0.5);
+  plain_split(tmp("notpreds.h5"), "/train");
+  assert_false(nn_predictions_is_file(tmp("notpreds.h5")));
+  tu_write_file(tmp("notes.txt"), "notes\n", (size_t)-1);
+  assert_false(nn_predictions_is_file(tmp("notes.txt")));
+  assert_int_equal(nn_predictions_write(tmp("no/such/dir.h5"), 6, 3, out, true, "m", "d"), NN_EIO);
+  tu_assert_contains(nn_errmsg(), "No such file or directory");
+  assert_int_equal(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), 0);
+}
+
 static void test_hdf5_version(void **state) {
   (void)state;
   char buf[64];
@@ -377,6 +520,8 @@ int main(void) {
       cmocka_unit_test(test_h5py_style),
       cmocka_unit_test(test_validation_errors),
       cmocka_unit_test(test_truncated_and_flipped),
+      cmocka_unit_test(test_issue11_data),
+      cmocka_unit_test(test_predictions),
       cmocka_unit_test(test_hdf5_version),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

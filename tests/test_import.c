@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -168,11 +169,16 @@ static void test_csv_round_trip(void **state) {
   assert_memory_equal(X, want, sizeof X);
   assert_int_equal(y[0], 0), assert_int_equal(y[1], 2), assert_int_equal(y[2], 1);
   /* label in the last column (-1) appended as /test with a fixed class count */
-  tu_write_file(tmp("t.csv"), "1,2,3,4,1\n5,6,7,8,4\n", (size_t)-1);
+  tu_write_file(tmp("t.csv"), "1,2,3,1\n5,6,7,4\n", (size_t)-1);
   o = (nn_csv_options){.label_col = -1, .num_classes = 5};
   assert_int_equal(nn_import_csv(tmp("t.csv"), out, "/test", true, &o, &r), NN_OK);
   assert_int_equal(nn_dataset_probe(out, "/test", &in), NN_OK);
-  assert_int_equal(in.d, 4), assert_int_equal(in.num_classes, 5); /* max(3, 5) */
+  assert_int_equal(in.d, 3), assert_int_equal(in.num_classes, 5); /* max(3, 5) */
+  /* a split with another feature count is refused, and the file keeps only its splits */
+  tu_write_file(tmp("t4.csv"), "1,2,3,4,1\n5,6,7,8,4\n", (size_t)-1);
+  assert_int_equal(nn_import_csv(tmp("t4.csv"), out, "/val", true, &o, &r), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "c.h5:/val would have 4 features, but the file's split /test has 3");
+  assert_int_equal(nn_dataset_probe(out, "/val", &in), NN_EDATA);
   /* regression targets; many rows (several blocks of 1 MiB / (4 * 203) rows) */
   FILE *fp = fopen(tmp("r.csv"), "w");
   for (int i = 0; i < 3000; i++) {
@@ -228,6 +234,11 @@ static void test_csv_errors(void **state) {
   nn_csv_options o = {.label_col = 1};
   assert_int_equal(nn_import_csv(tmp("none.csv"), tmp("n.h5"), "/train", false, &o, &r), NN_EDATA);
   tu_assert_contains(nn_errmsg(), "none.csv: cannot open: No such file or directory");
+  /* FIFOs are refused, never opened for reading (that would block without a writer) */
+  assert_int_equal(mkfifo(tmp("fifo.csv"), 0644), 0);
+  assert_int_equal(nn_import_csv(tmp("fifo.csv"), tmp("n.h5"), "/train", false, &o, &r), NN_EDATA);
+  tu_assert_contains(nn_errmsg(), "fifo.csv: is a FIFO, expected a CSV file");
+  expect_idx_error(tmp("fifo.csv"), tmp("fifo.csv"), "fifo.csv: is a FIFO, expected an IDX file");
 }
 
 /* nn_synth_write: the synthetic sets as a dataset file, rows equal to nn_synth_fill. */

@@ -90,20 +90,34 @@ int nn_ckpt_verify(const char *path);
 int nn_ckpt_inspect(const char *path, nn_ckpt_info *info);
 void nn_ckpt_info_free(nn_ckpt_info *info);
 
-/* The newest checkpoint in dir (by the step in its name) that verifies. Each newer file that
- * fails is appended to skipped (skipped_cap bytes, may be NULL/0) as one line
- * "ckpt-00000300.h5: <reason>\n".
+/* The newest checkpoint in dir (by the step in its name) that verifies and whose /progress
+ * step is the step of its name. Each newer file that fails is appended to skipped
+ * (skipped_cap bytes, may be NULL/0) as one line "ckpt-00000300.h5: <reason>\n"; so is an
+ * entry that is not a regular file (a FIFO, a directory: never opened, not counted).
  * Returns NN_OK with path_out set; NN_OK with path_out "" when dir does not exist or holds no
  * checkpoint files; NN_ECKPT when checkpoint files exist but none verifies (the message lists
  * them: training must not silently start over), or dir is not a readable directory. */
 int nn_ckpt_find_latest(const char *dir, char *path_out, size_t cap, char *skipped,
                         size_t skipped_cap);
 
-/* Deletes old checkpoints of dir. Sorted by step, the newest max(keep, 1) always stay. When
- * keep_every_epochs = K > 0, an older one also stays if its header records an epoch
- * boundary (batch 0) after a multiple of K epochs (epoch > 0, epoch % K == 0). Others are
- * unlinked. NN_OK or NN_ECKPT (dir unreadable, unlink failed). */
-int nn_ckpt_rotate(const char *dir, int keep, int keep_every_epochs);
+/* Deletes old checkpoints of dir after the checkpoint of step `written` was written there.
+ * Never touched: the file of step `written` and every file with a higher step (a copy, another
+ * branch), entries that are not regular files, and files whose header records another step
+ * than their name. Of the older ones, sorted by step, the newest max(keep, 1) - 1 stay (with
+ * the one just written, max(keep, 1)). When keep_every_epochs = K > 0, an older one also stays
+ * if its header records an epoch boundary (batch 0) after a multiple of K epochs (epoch > 0,
+ * epoch % K == 0). Others (also those whose header is damaged) are unlinked. NN_OK or
+ * NN_ECKPT (dir unreadable, unlink failed). */
+int nn_ckpt_rotate(const char *dir, int64_t written, int keep, int keep_every_epochs);
+
+/* Resuming from an older checkpoint (of step `step`) starts a branch: every checkpoint file of
+ * dir with a higher step in its name (regular files; except the file `except`, may be NULL) is
+ * moved into a new directory dir/superseded-<UTC time, 20240501T120000Z> (path into moved_to,
+ * cap bytes), so that neither rotation nor the branch's own checkpoints of the same steps can
+ * destroy them. *moved gets the count, *first / *last the lowest and highest step moved (-1
+ * when none). Nothing is created when nothing is newer. NN_OK or NN_ECKPT naming the file. */
+int nn_ckpt_supersede(const char *dir, int64_t step, const char *except, char *moved_to, size_t cap, int *moved,
+                      int64_t *first, int64_t *last);
 
 /* Deletes every checkpoint file (ckpt-<digits>.h5) of dir (--resume never --force). A
  * missing dir is NN_OK; NN_ECKPT names a file that cannot be removed. */

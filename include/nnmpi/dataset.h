@@ -47,7 +47,7 @@ int nn_dataset_check_rows(const char *path, const char *group, const nn_split_in
 
 /* ---- inspection (dataset_inspect.c): what `nnmpi inspect` shows beyond nn_split_info. */
 
-enum { NN_DATASET_MAX_GROUPS = 64 };
+enum { NN_DATASET_MAX_GROUPS = 64, NN_DATASET_GROUP_MAX = 256 };
 
 /* The root of a dataset file. Strings are "" when the attribute is absent. */
 typedef struct nn_dataset_summary {
@@ -56,11 +56,15 @@ typedef struct nn_dataset_summary {
   long long num_classes;     /* -1 when absent */
   char class_names[4096];
   char source[4096];
-  int n_groups;              /* top-level groups, at most NN_DATASET_MAX_GROUPS, in name order */
-  char groups[NN_DATASET_MAX_GROUPS][128]; /* "/train" */
+  int n_groups; /* splits: groups holding an X, at any depth, in name order */
+  char groups[NN_DATASET_MAX_GROUPS][NN_DATASET_GROUP_MAX]; /* "/train", "/folds/0" */
+  int n_other; /* groups holding neither an X nor a split below them ("/meta") */
+  char other[NN_DATASET_MAX_GROUPS][NN_DATASET_GROUP_MAX];
+  bool more; /* more than NN_DATASET_MAX_GROUPS of either kind (not listed) */
 } nn_dataset_summary;
 
-/* Opens path (NN_EDATA as nn_dataset_probe words it) and fills s. */
+/* Opens path (NN_EDATA as nn_dataset_probe words it) and fills s: walks the groups (hard and
+ * soft links; external links are not followed) down to 16 levels. */
 int nn_dataset_summarize(const char *path, nn_dataset_summary *s);
 
 /* Describes dataset obj ("/train/X") of path into buf: "(60000, 784) uint8, chunks (334, 784),

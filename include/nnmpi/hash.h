@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Offset basis nnmpi used so far (one digit short of the standard 14695981039346656037). */
+/* The standard FNV-1a 64 offset basis: checkpoints' config_digest (docs/formats.md). */
+#define NN_FNV1A64_BASIS 14695981039346656037ull
+/* Offset basis nnmpi used before issue 11 (one digit short of the standard): config_digest of
+ * older checkpoints is accepted with it too, and the replica checksum keeps using it. */
 #define NN_FNV1A64_LEGACY_BASIS 1469598103934665603ull
 
 /* h folded with the n bytes at p: h = (h ^ byte) * 1099511628211 per byte. Start with a basis;

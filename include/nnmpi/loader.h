@@ -27,6 +27,7 @@ typedef struct nn_loader {
   size_t bytes_shared;    /* bytes of node-shared memory this rank allocated (node rank 0 only) */
   nn_shm shm;             /* the node block in global mode (shm.n_nodes etc. for reports) */
   void *mem;              /* the private block (shard mode, built-in sets); owned */
+  char where[1200];       /* what was loaded, for messages: "FILE:/group" or "synthetic spirals (train)" */
 } nn_loader;
 
 /* Loads split `group` ("/train") of the dataset file at path. Collective: every rank calls it.

@@ -31,6 +31,7 @@ ck=$(newest_ckpt run)
 expect_rc 0 "data.path = FILE:/group selects the training split" mpi 1 train --set data.path=blobs.h5:/test \
   --set model.layers=2,16,3 --set train.epochs=1 --set log.run_dir=run-spec
 expect_out "600 rows" "trained on the 600 rows of /test"
+expect_out "data: blobs.h5:/test: 600 rows" "the start line names the split trained on (not data.train)"
 expect_rc 0 "inspect a checkpoint" "$NNMPI" inspect "$ck"
 expect_out "step" "checkpoint summary shows the step"
 for np in 1 3; do
@@ -46,6 +47,8 @@ h5dump -H preds.h5 > h.txt 2>&1 && grep -q "predicted" h.txt && grep -q "( 600, 
   && pass "preds.h5 has /outputs (600, 3) and /predicted" || fail "preds.h5 layout"
 expect_rc 0 "predict on 1 rank" mpi 1 predict --model "$ck" --data blobs.h5:/test --out preds1.h5
 h5diff -q preds.h5 preds1.h5 /outputs /outputs && pass "predictions identical on 1 and 2 ranks" || fail "predictions differ"
+expect_rc 0 "inspect a predictions file" "$NNMPI" inspect preds.h5
+expect_out "outputs      (600, 3) float32" "inspect summarises the predictions"
 expect_rc 4 "eval of a missing checkpoint" mpi 1 eval --model nope.h5 --data blobs.h5:/test
 expect_rc 2 "eval without --model" "$NNMPI" eval --data blobs.h5:/test
 expect_rc 3 "eval on a split with other features" mpi 1 eval --model "$ck" --data reg.h5:/train

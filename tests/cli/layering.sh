@@ -19,7 +19,7 @@ for u in h5 fs dataset dataset_inspect dataset_write import import_idx import_cs
   checkpoint_header checkpoint_dir predictions; do group[$u]=IO; done
 for u in dist dist_shm dist_watchdog; do group[$u]=DIST; done
 for u in loader eval step trainer metrics curves trace svg json runlog report; do group[$u]=TRAIN; done
-for u in main cli cmd_train cmd_eval cmd_data cmd_inspect cmd_inspect_ckpt cmd_config cmd_gradcheck cmd_report; do group[$u]=CLI; done
+for u in main cli cli_launcher cmd_train cmd_eval cmd_data cmd_inspect cmd_inspect_ckpt cmd_config cmd_gradcheck cmd_report; do group[$u]=CLI; done
 # What each layer may include.
 declare -A allowed=(
   [L0]="L0" [L1]="L0 L1" [L2]="L0 L1 L2" [L3]="L0 L1 L2 L3"
