@@ -127,6 +127,22 @@ int nn_fs_lock(const char *path, int *fd_out, char *holder, size_t cap) {
   return 0;
 }
 
+int nn_fs_lock_held(const char *path, char *holder, size_t cap) {
+  int fd;
+  if (cap) holder[0] = 0;
+  while ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0 && errno == EINTR) {}
+  if (fd < 0) return -1;
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  int held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  if (held && cap) {
+    ssize_t n = pread(fd, holder, cap - 1, 0);
+    holder[n > 0 ? n : 0] = 0;
+    holder[strcspn(holder, "\n")] = 0;
+  }
+  close(fd);
+  return held;
+}
+
 void nn_fs_unlock(int fd) {
   if (fd >= 0) close(fd);
 }

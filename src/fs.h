@@ -35,6 +35,9 @@ const char *nn_fs_kind(unsigned mode);
  * into the file. Returns 1 when another process holds the lock (its "host H, pid P" into holder,
  * cap bytes), or -1 with errno (ENOLCK, EOPNOTSUPP, ...: the file system cannot lock). */
 int nn_fs_lock(const char *path, int *fd, char *holder, size_t cap);
+/* Whether another process holds the lock of nn_fs_lock on path (a test, F_GETLK: it takes
+ * nothing): 1 held (holder gets "host H, pid P" when cap > 0), 0 free, -1 no such file. */
+int nn_fs_lock_held(const char *path, char *holder, size_t cap);
 /* Releases a lock of nn_fs_lock (closes fd; -1 is ignored). */
 void nn_fs_unlock(int fd);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "curves.h"
+#include "fs.h"
 #include "nnmpi/checkpoint.h"
 #include "nnmpi/status.h"
 #include "runlog.h"
@@ -35,19 +36,12 @@ static void note(nn_run_report *r, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* 1 when run_dir's lock file is locked by a live process (the trainer holds an exclusive flock
- * on it for the whole run), 0 when it is not, -1 when there is no lock file. The probe takes a
- * shared lock for an instant and releases it. */
+/* 1 when a live process holds run_dir's lock (the trainer's rank 0 holds it for the whole run),
+ * 0 when not, -1 when there is no lock file. A test that takes nothing (nn_fs_lock_held). */
 static int run_is_locked(const char *run_dir) {
   char path[NN_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/.lock", run_dir);
-  int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int locked = 0;
-  if (flock(fd, LOCK_SH | LOCK_NB) != 0) locked = errno == EWOULDBLOCK;
-  else flock(fd, LOCK_UN);
-  close(fd);
-  return locked;
+  snprintf(path, sizeof path, "%s/nnmpi.lock", run_dir);
+  return nn_fs_lock_held(path, NULL, 0);
 }
 
 /* ---- config.ini */
