@@ -135,6 +135,8 @@ static int resume(run *r, bool *resumed) {
     if (!rc && removed) nn_metrics_warn(&r->metrics, "removed %d stale .tmp file(s) of interrupted checkpoint writes in %s", removed, r->ckpt_dir);
     if (!rc && !strcmp(mode, "auto")) {
       rc = nn_ckpt_find_latest(r->ckpt_dir, path, sizeof path, skipped, sizeof skipped);
+      size_t n = strlen(skipped);
+      if (n && skipped[n - 1] == '\n') skipped[n - 1] = 0; /* one line per file, no blank line after */
       if (skipped[0])
         nn_metrics_warn(&r->metrics, "skipped checkpoint files (newest first) in %s:\n%s", r->ckpt_dir, skipped);
     } else if (!rc && !strcmp(mode, "never")) {
