@@ -9,7 +9,8 @@
  * bytes after the header, bit 2 rewrites the "hdrcrc" line (CRC of the header text). Mode 0
  * is the file as it is. The header must fit its user block after rewriting, else it is kept.
  *
- * Oracles: failures are NN_ECKPT with a message starting with the path; a file that verifies
+ * Oracles: failures are NN_ECKPT with a message starting with the path and giving the reason
+ * (not "HDF5 error" for a lost HDF5 error stack); a file that verifies
  * has 1..16 layers, 0..2 state arrays and every array counted; verify, inspect and
  * read_config agree; no HDF5 id stays open. */
 #include <stdio.h>
@@ -121,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nnf_log("nn_ckpt_inspect", rc);
   ORACLE(rc == NN_OK || rc == NN_ECKPT, "nn_ckpt_inspect returned %d (%s)", rc, nn_strerror(rc));
   ORACLE(rc == NN_OK || strncmp(nn_errmsg(), path, strlen(path)) == 0, "message does not start with the path");
+  nnf_check_cause(rc, "nn_ckpt_inspect");
   if (rc == NN_OK) {
     ORACLE(info.n_layers >= 1 && info.n_layers <= NN_MAX_LAYERS && info.n_state >= 0 && info.n_state <= 2 &&
                info.n_arrays == 2 * info.n_layers * (1 + info.n_state),

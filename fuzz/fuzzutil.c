@@ -163,8 +163,17 @@ void nnf_ids_end(const char *what) {
   }
 }
 
+void nnf_check_cause(int rc, const char *call) {
+  if (rc == NN_OK) return;
+  const char *m = nn_errmsg();
+  size_t n = strlen(m);
+  ORACLE(!strstr(m, "unknown HDF5 error") && !(n >= 12 && !strcmp(m + n - 12, ": HDF5 error")),
+         "%s failed (%s) without the reason: HDF5's error stack was lost before it was read", call, nn_strerror(rc));
+}
+
 void nnf_check_message(int rc, const char *path, const char *call) {
   nnf_log(call, rc);
+  nnf_check_cause(rc, call);
   if (rc != NN_EDATA && rc != NN_ECKPT) return;
   ORACLE(strstr(nn_errmsg(), path) != NULL, "%s failed (%s) with a message that does not name %s", call,
          nn_strerror(rc), path);

@@ -26,8 +26,12 @@ void nnf_copy_file(const char *src, const char *dst);
 void nnf_ids_begin(void);
 void nnf_ids_end(const char *what);
 
-/* The error message of a failed call must name the file it is about (README.md: "Bad input of
- * any kind is an error naming the file, object or line"). */
+/* A failed call (rc != NN_OK) must say why: its message must not be nnmpi's placeholder for an
+ * HDF5 failure whose reason was lost ("unknown HDF5 error", or "...: HDF5 error" at the end). */
+void nnf_check_cause(int rc, const char *call);
+
+/* nnf_check_cause, and an NN_EDATA or NN_ECKPT message must name the file it is about
+ * (README.md: "Bad input of any kind is an error naming the file, object or line"). */
 void nnf_check_message(int rc, const char *path, const char *call);
 
 /* With NNF_VERBOSE=1 in the environment, prints "call: rc (message)" to stderr: to see what a
