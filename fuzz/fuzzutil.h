@@ -26,8 +26,8 @@ void nnf_copy_file(const char *src, const char *dst);
 void nnf_ids_begin(void);
 void nnf_ids_end(const char *what);
 
-/* A failed call (rc != NN_OK) must say why: its message must not be nnmpi's placeholder for an
- * HDF5 failure whose reason was lost ("unknown HDF5 error", or "...: HDF5 error" at the end). */
+/* A failed call (rc != NN_OK) must say why: its message must not end in nnmpi's placeholder for
+ * an HDF5 failure whose reason was lost ("unknown HDF5 error", or ": HDF5 error"). */
 void nnf_check_cause(int rc, const char *call);
 
 /* nnf_check_cause, and an NN_EDATA or NN_ECKPT message must name the file it is about
