@@ -1,11 +1,14 @@
 /* seedgen OUTDIR: writes the h5py-style seed files of fuzz/corpus/dataset-h5py/ with the HDF5
  * API alone (as h5py would: HDF5's default, oldest object format without metadata checksums,
  * contiguous, int64 labels, float64 values, attributes of 1-element arrays). Not a harness;
- * fuzz/make-corpus runs it. */
+ * fuzz/make-corpus runs it.
+ * seedgen --scale-array FILE: a valid-looking uint8 dataset whose X:scale attribute has 8
+ * values (the known defect of docs/testing.md: nn_dataset_probe reads them into one float). */
 #include <hdf5.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void check(herr_t e, const char *what) {
   if (e < 0) {
@@ -42,9 +45,27 @@ static hid_t create(const char *dir, const char *name) {
   return f;
 }
 
+static int scale_array(const char *path) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  check(f, path);
+  int32_t y[2] = {0, 1};
+  uint8_t X[2][2] = {{0, 1}, {2, 3}};
+  float scale[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  hid_t g = H5Gcreate2(f, "/train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  dset(g, "X", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, 2, 2, X);
+  dset(g, "y", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, 2, 0, y);
+  hid_t d = H5Dopen2(g, "X", H5P_DEFAULT);
+  attr(d, "scale", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 8, scale);
+  H5Dclose(d);
+  H5Gclose(g);
+  H5Fclose(f);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && !strcmp(argv[1], "--scale-array")) return scale_array(argv[2]);
   if (argc != 2) {
-    fprintf(stderr, "usage: seedgen OUTDIR\n");
+    fprintf(stderr, "usage: seedgen OUTDIR | seedgen --scale-array FILE\n");
     return 2;
   }
   /* uint8 X with scale/offset as 1-element float32 arrays, int64 y, num_classes int64 */
