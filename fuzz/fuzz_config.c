@@ -8,12 +8,30 @@
  * Oracles: failures are NN_ECONFIG (or NN_ENOMEM) with a message naming "fuzz.ini:<line>" or
  * the --set argument; whatever config results is written as INI by nn_config_to_string, parses
  * back, writes the identical text again, and validates the same way. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzzutil.h"
 #include "nnmpi/config.h"
 #include "nnmpi/status.h"
+
+/* a and b are equal, or (with NNF_IGNORE=semicolon) differ only in lines "key = ;..." of a that
+ * came back as "key =" in b (*known is then set). */
+static bool same_text(const char *a, const char *b, bool *known) {
+  if (!strcmp(a, b)) return true;
+  if (!nnf_ignored("semicolon")) return false;
+  while (*a && *b) {
+    size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+    if (la != lb || strncmp(a, b, la)) {
+      const char *eq = memchr(a, '=', la);
+      if (!eq || eq[1] != ' ' || eq[2] != ';' || lb != (size_t)(eq - a + 1) || strncmp(a, b, lb)) return false;
+      *known = true;
+    }
+    a += la + (a[la] == '\n'), b += lb + (b[lb] == '\n');
+  }
+  return !*a && !*b;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf = malloc(size + 1);
@@ -50,10 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rc = nn_config_parse(&c2, s1, "written");
   ORACLE(rc == NN_OK, "the written config does not parse back:\n%s", s1);
   char *s2 = nn_config_to_string(&c2);
-  ORACLE(s2 && strcmp(s1, s2) == 0, "write -> parse -> write changes the text:\n%s\n--- vs ---\n%s", s1, s2);
+  ORACLE(s2, "nn_config_to_string failed");
+  bool known = false;
+  ORACLE(same_text(s1, s2, &known), "write -> parse -> write changes the text:\n%s\n--- vs ---\n%s", s1, s2);
   char diff[1024];
   ORACLE(nn_config_diff_state(&c, &c2, diff, sizeof diff) == 0, "round trip changes state keys: %s", diff);
-  ORACLE((nn_config_validate(&c2) == NN_OK) == (valid == NN_OK), "round trip changes validity");
+  ORACLE(known || (nn_config_validate(&c2) == NN_OK) == (valid == NN_OK), "round trip changes validity");
   free(s2);
   free(s1);
   free(buf);

@@ -6,6 +6,7 @@
 #ifndef NNMPI_FUZZUTIL_H
 #define NNMPI_FUZZUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,12 @@ void nnf_check_message(int rc, const char *path, const char *call);
 /* With NNF_VERBOSE=1 in the environment, prints "call: rc (message)" to stderr: to see what a
  * corpus file does (FUZZER -runs=0 FILE...). */
 void nnf_log(const char *call, int rc);
+
+/* True when the comma-separated list in $NNF_IGNORE names this known bug: its oracle then lets
+ * it pass, so that a long run can look past it for others. Names: "lost-reason" (a message
+ * without the HDF5 reason, nnf_check_cause), "semicolon" (fuzz_config: a value starting with
+ * ';' is written as "key = ;..." and reads back empty). The ctest runs ignore nothing. */
+bool nnf_ignored(const char *name);
 
 void nnf_oracle_fail(const char *file, int line, const char *cond, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
