@@ -16,16 +16,17 @@
 #include "nnmpi/config.h"
 #include "nnmpi/status.h"
 
-/* a and b are equal, or (with NNF_IGNORE=semicolon) differ only in lines "key = ;..." of a that
- * came back as "key =" in b (*known is then set). */
+/* a and b are equal, or (with NNF_IGNORE=comment) differ only in lines "key = ;..." or
+ * "key = #..." of a that came back as "key =" in b (*known is then set). */
 static bool same_text(const char *a, const char *b, bool *known) {
   if (!strcmp(a, b)) return true;
-  if (!nnf_ignored("semicolon")) return false;
+  if (!nnf_ignored("comment")) return false;
   while (*a && *b) {
     size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
     if (la != lb || strncmp(a, b, la)) {
       const char *eq = memchr(a, '=', la);
-      if (!eq || eq[1] != ' ' || eq[2] != ';' || lb != (size_t)(eq - a + 1) || strncmp(a, b, lb)) return false;
+      if (!eq || eq[1] != ' ' || (eq[2] != ';' && eq[2] != '#') || lb != (size_t)(eq - a + 1) || strncmp(a, b, lb))
+        return false;
       *known = true;
     }
     a += la + (a[la] == '\n'), b += lb + (b[lb] == '\n');

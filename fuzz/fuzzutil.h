@@ -41,8 +41,9 @@ void nnf_log(const char *call, int rc);
 
 /* True when the comma-separated list in $NNF_IGNORE names this known bug: its oracle then lets
  * it pass, so that a long run can look past it for others. Names: "lost-reason" (a message
- * without the HDF5 reason, nnf_check_cause), "semicolon" (fuzz_config: a value starting with
- * ';' is written as "key = ;..." and reads back empty). The ctest runs ignore nothing. */
+ * without the HDF5 reason, nnf_check_cause), "comment" (fuzz_config: a value starting with ';',
+ * or on a long line with '#', is written as "key = ;..." and reads back empty). The ctest runs
+ * ignore nothing. */
 bool nnf_ignored(const char *name);
 
 void nnf_oracle_fail(const char *file, int line, const char *cond, const char *fmt, ...)
