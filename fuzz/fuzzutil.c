@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,15 +49,34 @@ bool nnf_ignored(const char *name) {
 
 static char tmpdir[256];
 
-static void remove_tmpdir(void) {
-  DIR *d = opendir(tmpdir);
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
   struct dirent *e;
   char p[512];
   while (d && (e = readdir(d)))
     if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name), unlink(p);
+      snprintf(p, sizeof p, "%s/%s", dir, e->d_name), unlink(p);
   if (d) closedir(d);
-  rmdir(tmpdir);
+  rmdir(dir);
+}
+
+static void remove_tmpdir(void) { remove_dir(tmpdir); }
+
+/* A crash ends the process without atexit handlers, so each start removes the directories of
+ * harness processes that no longer exist ("nnmpi-fuzz-<pid>"). */
+static void remove_stale(const char *base) {
+  DIR *d = opendir(base);
+  struct dirent *e;
+  char p[512], *end;
+  while (d && (e = readdir(d))) {
+    if (strncmp(e->d_name, "nnmpi-fuzz-", 11)) continue;
+    long pid = strtol(e->d_name + 11, &end, 10);
+    if (end == e->d_name + 11 || *end || pid <= 0) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to tell) */
+    snprintf(p, sizeof p, "%s/%s", base, e->d_name);
+    remove_dir(p);
+  }
+  if (d) closedir(d);
 }
 
 static const char *tmp_dir(void) {
@@ -64,8 +84,11 @@ static const char *tmp_dir(void) {
     const char *base = getenv("TMPDIR");
     struct stat st;
     if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0) base = "/dev/shm";
-    snprintf(tmpdir, sizeof tmpdir, "%s/nnmpi-fuzz-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) die("mkdtemp");
+    if (!base || !*base) base = "/tmp";
+    remove_stale(base);
+    snprintf(tmpdir, sizeof tmpdir, "%s/nnmpi-fuzz-%ld", base, (long)getpid());
+    remove_dir(tmpdir); /* a leftover of an earlier process with this pid */
+    if (mkdir(tmpdir, 0700) < 0) die("creating the tmpfs directory");
     atexit(remove_tmpdir);
   }
   return tmpdir;

@@ -14,7 +14,8 @@
  * data[0..size). Created once, rewritten in place for every input. */
 const char *nnf_input_file(int slot, const uint8_t *data, size_t size);
 
-/* A private directory on tmpfs (/dev/shm, else $TMPDIR or /tmp), emptied and removed at exit,
+/* A private directory on tmpfs (/dev/shm, else $TMPDIR or /tmp), "nnmpi-fuzz-<pid>", emptied
+ * and removed at exit (those of crashed processes by the next harness that starts),
  * and nnf_tmppath(slot, name) = "<dir>/<name>" (a static buffer per slot 0..3). */
 const char *nnf_tmppath(int slot, const char *name);
 
