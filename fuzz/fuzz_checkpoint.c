@@ -20,6 +20,7 @@
 
 #include "fuzzutil.h"
 #include "nnmpi/checkpoint.h"
+#include "nnmpi/config.h"
 #include "nnmpi/net.h"
 #include "nnmpi/optim.h"
 #include "nnmpi/status.h"
@@ -94,8 +95,8 @@ static void read_into_net(const char *path, const nn_ckpt_info *info) {
   nn_optim opt;
   memset(&net, 0, sizeof net);
   memset(&opt, 0, sizeof opt);
-  if (nn_net_init(&net, &c, 1) == NN_OK) {
-    if (nn_optim_init(&opt, &c, net.n_params) == NN_OK) {
+  if (nn_net_init(&net, &c.model, 1) == NN_OK) {
+    if (nn_optim_init(&opt, &c.optim, net.n_params) == NN_OK) {
       nn_ckpt_data d = {.net = &net, .opt = &opt};
       int rc = nn_ckpt_read(path, &d);
       ORACLE(rc == NN_OK || rc == NN_ECKPT, "nn_ckpt_read returned %d", rc);

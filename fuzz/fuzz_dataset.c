@@ -1,6 +1,6 @@
 /* fuzz_dataset: dataset validation of an arbitrary HDF5 file image — nn_dataset_probe, then
- * nn_dataset_read_rows, nn_dataset_check_rows and nn_dataset_gather on the first and the last
- * block of rows of /train and of /test, as the loader and `nnmpi eval` do.
+ * nn_dataset_read_rows and nn_dataset_check_rows on the first and the last block of rows of /train
+ * and of /test, as the loader and `nnmpi eval` do.
  *
  * Input: the bytes of a file, given to nnmpi as the path of an in-memory file.
  *
@@ -16,15 +16,13 @@
 
 enum { BLOCK_BYTES = 1 << 20, MAX_ROW_BYTES = 4 << 20 };
 
-/* Reads, checks and gathers rows [row0, row0 + m). */
+/* Reads and checks rows [row0, row0 + m). */
 static void read_block(const char *path, const char *group, const nn_split_info *in, int64_t row0, int64_t m) {
   size_t xsize = in->xtype == NN_DTYPE_U8 ? 1 : 4, d = (size_t)in->d, k = (size_t)in->k;
   void *X = malloc((size_t)m * d * xsize);
   int32_t *y = in->has_labels ? malloc((size_t)m * sizeof *y) : NULL;
   float *Y = in->has_labels ? NULL : malloc((size_t)m * k * sizeof *Y);
-  float *gx = malloc(d * sizeof *gx), *gY = malloc((k ? k : 1) * sizeof *gY);
-  int32_t gy;
-  if (X && (y || Y) && gx && gY) {
+  if (X && (y || Y)) {
     int rc = nn_dataset_read_rows(path, group, in, row0, m, X, y, Y);
     ORACLE(rc == NN_OK || rc == NN_EDATA, "nn_dataset_read_rows(%s, rows [%lld, %lld)) returned %d (%s)", group,
            (long long)row0, (long long)(row0 + m), rc, nn_strerror(rc));
@@ -33,11 +31,9 @@ static void read_block(const char *path, const char *group, const nn_split_info 
       rc = nn_dataset_check_rows(path, group, in, row0, m, X, y, Y);
       ORACLE(rc == NN_OK || rc == NN_EDATA, "nn_dataset_check_rows returned %d", rc);
       nnf_check_message(rc, path, "nn_dataset_check_rows");
-      uint32_t rows[2] = {0, (uint32_t)(m - 1)};
-      for (int i = 0; i < 2; i++) nn_dataset_gather(in, X, y, Y, &rows[i], 1, gx, &gy, gY);
     }
   }
-  free(X), free(y), free(Y), free(gx), free(gY);
+  free(X), free(y), free(Y);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

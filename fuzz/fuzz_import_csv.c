@@ -11,6 +11,7 @@
  * (rows, columns, classes >= 1 for labels); a failure is one of the documented codes with a
  * message that gives the reason and (usage errors aside) names the file, and leaves no new
  * file and no half split behind. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

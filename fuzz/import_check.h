@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "nnmpi/dataset_write.h"
+#include "nnmpi/import.h"
 
 /* Template dataset files in the tmpfs directory, made once with nn_synth_write: a
  * classification file (/train, /test; 3 classes) and a regression file. */

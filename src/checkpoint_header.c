@@ -111,7 +111,7 @@ static int check_body(int fd, const struct stat *st, const nn_ckpt_header *h) {
   if (crc == h->crc) return NN_OK;
   for (int i = 0; i < h->n; i++) {
     uint32_t ca;
-    if (h->a[i].off >= h->ub && h->a[i].off + h->a[i].nbytes <= h->length &&
+    if (h->a[i].off >= h->ub && h->a[i].nbytes >= 0 && h->a[i].nbytes <= h->length - h->a[i].off &&
         crc_range(fd, h->a[i].off, h->a[i].off + h->a[i].nbytes, &ca) == 0 && ca != h->a[i].crc)
       return NN_FAIL(NN_ECKPT, "checksum mismatch in %s (CRC32 %08x, recorded %08x)", h->a[i].path, (unsigned)ca,
                      (unsigned)h->a[i].crc);

@@ -348,8 +348,9 @@ static int set_value(nn_config *c, const cfg_key *k, const char *v, char *err, s
       return -1;
     }
     for (const char *s = v; *s; s++)
-      if (iscntrl((unsigned char)*s) || ((*s == ';' || *s == '#') && s > v && isspace((unsigned char)s[-1]))) {
-        snprintf(err, cap, "text must not contain control characters or ' ;'/' #' (comments), got %s",
+      if (iscntrl((unsigned char)*s) || ((*s == ';' || *s == '#') && (s == v || isspace((unsigned char)s[-1])))) {
+        snprintf(err, cap, "text must not start with ';' or '#' nor contain control characters or ' ;'/' #' "
+                           "(comments), got %s",
                  quote(v, q, sizeof q));
         return -1;
       }
@@ -517,9 +518,9 @@ static int on_value(void *user, const char *section, const char *name, const cha
     } else {
       memcpy(v, oob ? p->long_value : value, len);
       v[len] = 0;
-      strip_value(v);
-      char *start = v;
+      char *start = v; /* leading blanks first: strip_value cuts at a ';' or '#' after a blank */
       while (isspace((unsigned char)*start)) start++;
+      strip_value(start);
       char err[VALUE_ERR_CAP];
       if (set_value(&p->c, k, start, err, sizeof err))
         snprintf(p->err, sizeof p->err, "%s.%s: %s", section, name, err);

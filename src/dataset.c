@@ -112,6 +112,7 @@ static int check_storage(const dset *s, const char *path, const char *group, con
     hsize_t rows = (dims[0] + ch[0] - 1) / ch[0], cols = s->rank == 2 ? (dims[1] + ch[1] - 1) / ch[1] : 1, have = 0;
     hid_t fs = H5Dget_space(s->id);
     herr_t e = fs < 0 ? -1 : H5Dget_num_chunks(s->id, fs, &have);
+    if (e < 0) nn_h5_note(); /* before the close clears the stack */
     if (fs >= 0) H5Sclose(fs);
     if (e < 0) {
       rc = nn_h5_fail(NN_EDATA, "%s:%s/%s: cannot count its chunks", path, group, name);
@@ -277,7 +278,8 @@ static int probe_open(hid_t f, const char *path, const char *group, nn_split_inf
   }
   cls = H5Tget_class(t->type);
   size = H5Tget_size(t->type);
-  if (info->has_labels ? cls != H5T_INTEGER : cls != H5T_FLOAT || (size != 4 && size != 8)) {
+  if (info->has_labels ? cls != H5T_INTEGER || (size != 1 && size != 2 && size != 4 && size != 8)
+                       : cls != H5T_FLOAT || (size != 4 && size != 8)) {
     NN_FAIL(NN_EDATA, "%s:%s/%s: dtype %s, expected %s", path, group, tn, t->tname,
             info->has_labels ? "an integer type (int32, int64, uint8, ...)" : "float32 or float64");
     goto out;

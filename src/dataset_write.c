@@ -183,12 +183,24 @@ static herr_t check_shape(hid_t g, const char *name, const H5L_info_t *li, void 
   return 0;
 }
 
+/* A split name: "/" and then components separated by '/', none empty, "." or "..". */
+static bool valid_split_name(const char *name) {
+  if (name[0] != '/' || !name[1]) return false;
+  for (const char *p = name + 1; *p;) {
+    size_t n = strcspn(p, "/");
+    if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return false;
+    p += n + (p[n] == '/');
+    if (p[-1] == '/' && !*p) return false; /* a trailing '/' */
+  }
+  return true;
+}
+
 static int split_begin(nn_split_writer *w, const char *name, float scale, float offset) {
   hid_t file = w->file->id;
   const char *path = w->file->path;
   int d = w->d, k = w->k;
-  if (name[0] != '/' || strlen(name) < 2 || strlen(name) >= sizeof w->name)
-    return NN_FAIL(NN_EINVAL, "%s: split name '%s', expected a group such as /train", path, name);
+  if (!valid_split_name(name) || strlen(name) >= sizeof w->name)
+    return NN_FAIL(NN_EINVAL, "%s: split name '%s', expected a group such as /train or /folds/0", path, name);
   if (d < 1 || k < 0) return NN_FAIL(NN_EINVAL, "%s:%s: bad shape d=%d k=%d", path, name, d, k);
   if (H5Lexists(file, name, H5P_DEFAULT) > 0)
     return NN_FAIL(NN_EDATA,

@@ -125,12 +125,10 @@ int nn_import_csv(const char *in, const char *out, const char *group, bool appen
         *xr++ = (float)v;
       } else if (role[c] == 't') {
         *yr++ = (float)v;
-      } else if (v != floor(v) || v < 0 || v > INT32_MAX || (o->num_classes && v >= o->num_classes)) {
-        if (o->num_classes)
-          rc = NN_FAIL(NN_EDATA, "%s:%lld: column %d: label %g, expected an integer in 0..%d", in, lineno, c + 1, v,
-                       o->num_classes - 1);
-        else
-          rc = NN_FAIL(NN_EDATA, "%s:%lld: column %d: label %g, expected an integer >= 0", in, lineno, c + 1, v);
+      } else if (v != floor(v) || v < 0 || v >= INT32_MAX || (o->num_classes && v >= o->num_classes)) {
+        /* labels below 2^31 - 1, so that the class count (largest label + 1) is an int32 too */
+        rc = NN_FAIL(NN_EDATA, "%s:%lld: column %d: label %.10g, expected an integer in 0..%d", in, lineno, c + 1, v,
+                     o->num_classes ? o->num_classes - 1 : INT32_MAX - 1);
       } else {
         y[nb] = (int32_t)v;
         if (v > max_label) max_label = (long long)v;

@@ -302,7 +302,10 @@ static void test_set(void **state) {
   assert_int_equal(nn_config_set(&c, "model.layers=3"), NN_ECONFIG);
   tu_assert_contains(nn_errmsg(), "--set model.layers=3: model.layers:");
   assert_int_equal(nn_config_set(&c, "data.path=a ; b"), NN_ECONFIG);
-  tu_assert_contains(nn_errmsg(), "data.path: text must not contain");
+  tu_assert_contains(nn_errmsg(), "data.path: text must not start with ';' or '#' nor contain");
+  /* a value starting with ';' or '#' would be read back as a comment from the INI it is written to */
+  assert_int_equal(nn_config_set(&c, "data.train=;"), NN_ECONFIG);
+  assert_int_equal(nn_config_set(&c, "data.path=#x.h5"), NN_ECONFIG);
   assert_memory_equal(&c, &before, sizeof c); /* failed --set changes nothing */
 }
 

@@ -220,8 +220,9 @@ static void test_csv_errors(void **state) {
   expect_csv_error("", L, NN_EDATA, "e.csv: no data rows");
   expect_csv_error("a,b\n", (nn_csv_options){.header = true, .label_col = 1}, NN_EDATA, "e.csv: no data rows after the header");
   expect_csv_error("\n  \n", L, NN_EDATA, "e.csv: no data rows");
-  expect_csv_error("0.5,1,2\n", L, NN_EDATA, "e.csv:1: column 1: label 0.5, expected an integer >= 0");
-  expect_csv_error("-1,1,2\n", L, NN_EDATA, "e.csv:1: column 1: label -1, expected an integer >= 0");
+  expect_csv_error("0.5,1,2\n", L, NN_EDATA, "e.csv:1: column 1: label 0.5, expected an integer in 0..2147483646");
+  expect_csv_error("-1,1,2\n", L, NN_EDATA, "e.csv:1: column 1: label -1, expected an integer in 0..2147483646");
+  expect_csv_error("2147483647,1,2\n", L, NN_EDATA, "label 2147483647, expected an integer in 0..2147483646");
   expect_csv_error("1,1\n3,2\n", (nn_csv_options){.label_col = 1, .num_classes = 3}, NN_EDATA,
                    "e.csv:2: column 1: label 3, expected an integer in 0..2");
   expect_csv_error("1,1\n", (nn_csv_options){.label_col = 3}, NN_EINVAL, "e.csv:1: --label-col 3 outside 1..2");
