@@ -31,14 +31,23 @@ static void phase(nn_step *s, int which, double *t) { *t = nn_timers_add(s->tm, 
 
 /* ---- set-up */
 
-bool nn_step_shard_auto(size_t P, int W) { return W > 1 && P > 0; }
+bool nn_step_shard_auto(size_t P, int W, int n_state) {
+  return W > 1 && (double)n_state * (double)P * sizeof(float) >= NN_STEP_SHARD_AUTO_BYTES;
+}
+
+/* Optimiser state arrays per parameter for a kind (0, 1 or 2). */
+static int state_arrays(nn_optim_kind k) {
+  int n = 0;
+  while (nn_optim_state_name(k, n)) n++;
+  return n;
+}
 
 int nn_step_init(nn_step *s) {
   const int W = nn_dist_size(), r = nn_dist_rank();
   const size_t P = s->net->n_params;
   s->n_blocks = (int)((P + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK);
   nn_shard_mode mode = s->c->train.shard_optimizer;
-  s->sharded = W > 1 && (mode == NN_SHARD_ON || (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W)));
+  s->sharded = W > 1 && (mode == NN_SHARD_ON || (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W, state_arrays(s->c->optim.name))));
   s->lo = 0, s->hi = (int64_t)P;
   if (s->sharded) {
     if (!(s->counts = calloc(2 * (size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice tables");

@@ -54,8 +54,14 @@ typedef struct nn_step_out {
   bool stop, ckpt_time;       /* some rank asked to stop; rank 0's clock wants a checkpoint */
 } nn_step_out;
 
-/* Whether train.shard_optimizer = auto shards P parameters on W ranks. */
-bool nn_step_shard_auto(size_t P, int W);
+/* train.shard_optimizer = auto shards when the replicated optimiser state (n_state arrays of P
+ * floats) reaches this size: below it the one allreduce of the replicated path measured faster
+ * (docs/performance.md), above it the memory sharding saves on every rank matters more. */
+#define NN_STEP_SHARD_AUTO_BYTES (256.0 * 1024 * 1024)
+
+/* Whether train.shard_optimizer = auto shards P parameters with n_state optimiser state arrays
+ * on W ranks. */
+bool nn_step_shard_auto(size_t P, int W, int n_state);
 
 /* Sets up s for the borrowed objects already in it (c, net, data, sampler, tm and the scratch):
  * sharding per train.shard_optimizer and the rank count, the optimiser of this rank's slice,

@@ -42,6 +42,18 @@ expect_rc 75 "exact, 2 ranks, stop at 37" mpi 2 train "${cfg[@]}" --set train.re
 expect_rc 0 "exact, resume on 3 ranks" mpi 3 train "${cfg[@]}" --set train.reduce=exact --set log.run_dir=ex23
 if same_weights "$(newest_ckpt ex1)" "$(newest_ckpt ex23)"; then pass "exact: 2 ranks then 3 ranks = 1 rank, bit for bit"
 else fail "exact: rank-count change is not bit-exact"; fi
+# the same across sharded and replicated optimiser state (the checkpoint holds the whole state
+# either way): 2 ranks sharded, then 3 replicated, then 3 sharded
+ex=("${cfg[@]}" --set train.reduce=exact --set log.run_dir=ex23s)
+expect_rc 75 "exact, 2 ranks sharded, stop at 37" mpi 2 train "${ex[@]}" --set train.shard_optimizer=true --stop-after-steps 37
+expect_out "optimizer state sharded over the ranks" "the layout line says sharded"
+expect_rc 75 "exact, 3 ranks replicated, stop at 80" mpi 3 train "${ex[@]}" --set train.shard_optimizer=false --stop-after-steps 80
+expect_out "optimizer state replicated on every rank" "the layout line says replicated"
+expect_rc 0 "exact, 3 ranks sharded, to the end" mpi 3 train "${ex[@]}" --set train.shard_optimizer=true
+if same_weights "$(newest_ckpt ex1)" "$(newest_ckpt ex23s)" && \
+   h5diff -q "$(newest_ckpt ex1)" "$(newest_ckpt ex23s)" /optimizer /optimizer; then
+  pass "exact: sharded 2, replicated 3, sharded 3 = 1 rank, weights and optimiser state bit for bit"
+else fail "exact: resume across sharded and replicated state is not bit-exact"; fi
 
 # training already complete: exit 0 at once, no new steps
 expect_rc 0 "resume of a finished run" mpi 2 train "${cfg[@]}" --set log.run_dir=full2

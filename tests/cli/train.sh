@@ -81,6 +81,9 @@ if h5diff -q "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" /model /mo
    h5diff -q "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" /optimizer /optimizer; then
   pass "fast, 2 ranks: sharded bit-identical to unsharded"
 else fail "fast, 2 ranks: sharded differs from unsharded"; fi
+# auto shards only a large optimiser state (256 MiB); the default model's 1.9 MB stays replicated
+expect_rc 0 "shard_optimizer=auto, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set log.run_dir=auto2
+expect_out "optimizer state replicated on every rank" "auto keeps a small optimiser state replicated"
 
 # 4c. shard sampling from a file (each rank reads only its rows) and global sampling with every
 # rank treated as its own node (the multi-node path of the node-shared copy) both converge
