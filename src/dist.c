@@ -48,7 +48,12 @@ int nn_dist_init(int *argc, char ***argv) {
   return NN_OK;
 }
 
+static void *scratch;
+static size_t scratch_cap;
+static int *round_counts;
+
 void nn_dist_finalize(void) {
+  free(scratch), free(round_counts), scratch = NULL, round_counts = NULL, scratch_cap = 0;
   if (started_here && nn_dist_mpi_ready()) MPI_Finalize();
   started_here = 0;
 }
@@ -111,20 +116,53 @@ int nn_dist_sum_i64(int64_t *buf, size_t n) {
 int nn_dist_min_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_MIN, "an allreduce"); }
 int nn_dist_max_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, sizeof *buf, MPI_MAX, "an allreduce"); }
 
-static int sum_scatter(const void *buf, void *out, const int *counts, MPI_Datatype type) {
-  if (size_ == 1) return memcpy(out, buf, (size_t)counts[0] * (type == MPI_FLOAT ? 4 : 8)), NN_OK;
+/* Reduce-scatter of buf (every rank's slice in rank order, counts[q] values each) into this
+ * rank's slice. Above NN_DIST_PIECE_BYTES in all it runs in rounds, as the allreduce does (one
+ * 64 MiB call took 507 ms against 3.5 ms for 16 MiB, 2 ranks): round j reduces the j-th part of
+ * every slice, copied together into a scratch buffer that is kept for the next step. */
+static int sum_scatter(const void *buf, void *out, const int *counts, MPI_Datatype type, size_t elem) {
+  if (size_ == 1) return memcpy(out, buf, (size_t)counts[0] * elem), NN_OK;
+  size_t total = 0;
+  for (int q = 0; q < size_; q++) total += (size_t)counts[q];
+  size_t rounds = (total * elem + NN_DIST_PIECE_BYTES - 1) / NN_DIST_PIECE_BYTES;
+  if (rounds < 1) rounds = 1;
+  /* a round takes at most ceil(counts[q] / rounds) of every slice */
+  const size_t need = (total / rounds + (size_t)size_ + 1) * elem;
+  if (rounds > 1 && need > scratch_cap) {
+    void *p = realloc(scratch, need);
+    int *c = round_counts ? round_counts : malloc(sizeof(int) * (size_t)size_);
+    if (p) scratch = p, scratch_cap = need;
+    round_counts = c;
+    if (!p || !c) return NN_FAIL(NN_ENOMEM, "reduce-scatter buffer of %zu bytes", need);
+  }
   begin("a reduce-scatter");
-  int err = MPI_Reduce_scatter(buf, out, counts, type, MPI_SUM, MPI_COMM_WORLD);
-  if (err != MPI_SUCCESS) return failed(err, "a reduce-scatter");
+  for (size_t j = 0; j < rounds; j++) {
+    const void *send = buf;
+    const int *rc = counts;
+    size_t mine_at = 0;
+    if (rounds > 1) {
+      size_t at = 0, start = 0;
+      for (int q = 0; q < size_; q++) {
+        size_t part = ((size_t)counts[q] + rounds - 1) / rounds, lo = j * part, n = 0;
+        if (lo < (size_t)counts[q]) n = (size_t)counts[q] - lo < part ? (size_t)counts[q] - lo : part;
+        if (n) memcpy((char *)scratch + at * elem, (const char *)buf + (start + lo) * elem, n * elem);
+        round_counts[q] = (int)n, at += n, start += (size_t)counts[q];
+        if (q == rank_) mine_at = lo;
+      }
+      send = scratch, rc = round_counts;
+    }
+    int err = MPI_Reduce_scatter(send, (char *)out + mine_at * elem, rc, type, MPI_SUM, MPI_COMM_WORLD);
+    if (err != MPI_SUCCESS) return failed(err, "a reduce-scatter");
+  }
   end();
   return NN_OK;
 }
 
 int nn_dist_sum_scatter_f32(const float *buf, float *out, const int *counts) {
-  return sum_scatter(buf, out, counts, MPI_FLOAT);
+  return sum_scatter(buf, out, counts, MPI_FLOAT, sizeof *buf);
 }
 int nn_dist_sum_scatter_i64(const int64_t *buf, int64_t *out, const int *counts) {
-  return sum_scatter(buf, out, counts, MPI_INT64_T);
+  return sum_scatter(buf, out, counts, MPI_INT64_T, sizeof *buf);
 }
 
 int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs) {

@@ -81,6 +81,28 @@ if h5diff -q "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" /model /mo
    h5diff -q "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" /optimizer /optimizer; then
   pass "fast, 2 ranks: sharded bit-identical to unsharded"
 else fail "fast, 2 ranks: sharded differs from unsharded"; fi
+# a gradient above dist.c's 8 MiB pieces (2.25 M parameters: 9 MB as floats, 18 MB as exact's
+# int64): the allreduce in pieces and the reduce-scatter in rounds (uneven slices on 3 ranks)
+# give the same bits as one rank (exact) and as each other (fast, 2 ranks)
+big=(-c "$SRC/configs/spirals.ini" --set model.layers=2,1500,1500,2 --set train.max_steps=4 --set optim.lr=0.001 --set train.exact_chunks=8)
+expect_rc 0 "2.25 M parameters, exact, 1 rank" mpi 1 train "${big[@]}" --set train.reduce=exact --set log.run_dir=big1
+expect_rc 0 "2.25 M parameters, exact, 3 ranks sharded" mpi 3 train "${big[@]}" --set train.reduce=exact \
+  --set train.shard_optimizer=true --set log.run_dir=big3s
+expect_rc 0 "2.25 M parameters, exact, 2 ranks replicated" mpi 2 train "${big[@]}" --set train.reduce=exact \
+  --set train.shard_optimizer=false --set log.run_dir=big2
+for d in big3s big2; do
+  if h5diff -q "$(newest_ckpt big1)" "$(newest_ckpt $d)" /model /model && \
+     h5diff -q "$(newest_ckpt big1)" "$(newest_ckpt $d)" /optimizer /optimizer; then
+    pass "2.25 M parameters, exact: $d bit-identical to 1 rank"
+  else fail "2.25 M parameters, exact: $d differs from 1 rank"; fi
+done
+for sh in true false; do
+  expect_rc 0 "2.25 M parameters, fast, 2 ranks, shard_optimizer=$sh" mpi 2 train "${big[@]}" \
+    --set train.shard_optimizer=$sh --set log.run_dir=bigf-$sh
+done
+if h5diff -q "$(newest_ckpt bigf-true)" "$(newest_ckpt bigf-false)" /model /model; then
+  pass "2.25 M parameters, fast, 2 ranks: sharded (rounds) bit-identical to replicated (pieces)"
+else fail "2.25 M parameters, fast, 2 ranks: sharded differs from replicated"; fi
 # auto shards only a large optimiser state (256 MiB); the default model's 1.9 MB stays replicated
 expect_rc 0 "shard_optimizer=auto, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set log.run_dir=auto2
 expect_out "optimizer state replicated on every rank" "auto keeps a small optimiser state replicated"
