@@ -6,11 +6,13 @@
 #   bench/allreduce.sh [BUILD_DIR]
 # Environment: NPS="2 4"  BUDGET=0.3 (seconds of timed reps per size and op)
 #              OUT=bench/results/allreduce.txt  ARGS="extra bench_allreduce options"
-#              MPIRUN_ARGS="extra mpirun options (e.g. --mca ...)"
+#              MPIRUN_ARGS="extra mpirun options"; default "--mca btl_vader_single_copy_mechanism none",
+#              what nnmpi sets for itself (src/dist.c); MPIRUN_ARGS="" measures Open MPI's default (CMA)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 nps=${NPS:-2 4} budget=${BUDGET:-0.3} out=${OUT:-bench/results/allreduce.txt}
+MPIRUN_ARGS=${MPIRUN_ARGS---mca btl_vader_single_copy_mechanism none}
 bin=$build/bench/bench_allreduce
 [ -x "$bin" ] || { echo "bench/allreduce.sh: $bin missing (cmake --build $build --target bench_allreduce)" >&2; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi

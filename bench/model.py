@@ -108,14 +108,19 @@ def median_by_config(rows):
 
 # ---------------------------------------------------------------- fits
 
-def fit_alpha_beta(points, N, small=256, large=64 * 1024):
+PIECE = 8 << 20  # src/dist.c: nnmpi's allreduce runs in pieces of at most 8 MiB
+
+
+def fit_alpha_beta(points, N, small=256, large=64 * 1024, largest=PIECE):
     """t = 2(N-1)α + 2(N-1)/N·n·β in two regimes, as latency and bandwidth are usually measured: α from
     the sizes <= `small` bytes (median of t / 2(N-1)), then β by least squares of the relative error
-    over the sizes >= `large` bytes with α fixed. Returns α, β and [(bytes, measured, fitted)]."""
+    over the sizes from `large` to `largest` bytes with α fixed (above 8 MiB nnmpi cuts the
+    allreduce in pieces, because Open MPI 4.1.4 slows down tenfold above 16-32 MB in one call).
+    Returns α, β and [(bytes, measured, fitted)]."""
     pts = sorted(points)
     lat = [t / (2 * (N - 1)) for b, t in pts if b <= small] or [pts[0][1] / (2 * (N - 1))]
     alpha = float(np.median(lat))
-    big = [(b, t) for b, t in pts if b >= large] or pts[-2:]
+    big = [(b, t) for b, t in pts if large <= b <= largest] or pts[-2:]
     x = np.array([2 * (N - 1) / N * b for b, _ in big], float)
     y = np.array([t - 2 * (N - 1) * alpha for _, t in big], float)
     w = 1 / np.array([t for _, t in big], float)
@@ -274,8 +279,8 @@ def main():
     ap.add_argument("--out-svg", default=os.path.join(ROOT, "docs/scaling-efficiency.svg"))
     ap.add_argument("--png", action="store_true", help="also render the SVG to PNG with rsvg-convert")
     ap.add_argument("--variant", default="", help="runs to fit and validate (default: the first variant in the CSV)")
-    ap.add_argument("--ar-op", default="auto", help="allreduce.txt op the training uses: auto (iallreduce unless the "
-                    "variant sets train.watchdog_seconds=0), allreduce or iallreduce")
+    ap.add_argument("--ar-op", default="allreduce", help="allreduce.txt op the training uses: allreduce (nnmpi's "
+                    "blocking MPI_Allreduce; its watchdog is a thread) or iallreduce")
     ap.add_argument("--shard-op", default="rs+ag", help="allreduce.txt op that models a sharded optimizer's "
                     "reduce-scatter + allgather (rs+ag or rsblock+ag; default rs+ag)")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1,
@@ -296,7 +301,7 @@ def main():
     med = median_by_config(runs)
     med_all = median_by_config(rows)
     sets = runs[0]["sets"]
-    op = a.ar_op if a.ar_op != "auto" else ("allreduce" if "train.watchdog_seconds=0" in sets.split() else "iallreduce")
+    op = a.ar_op
     say("# bench/model.py: %s; inputs %s and %s" % (datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"),
                                                      rel(a.allreduce), " ".join(map(rel, a.scaling))))
     say("# fitted and validated on variant %r (%s); training allreduce = bench_allreduce op %r; %d cores" % (
@@ -304,7 +309,7 @@ def main():
 
     # 1. alpha-beta per np and op
     say("\n## 1. Ring allreduce α-β fits (this machine, shared memory), t = 2(N-1)α + 2(N-1)/N·n·β;"
-        " α from sizes <= 256 B, β from sizes >= 64 KiB; max_err over all sizes")
+        " α from sizes <= 256 B, β from sizes 64 KiB to 8 MiB; max_err over all sizes")
     say("%4s %-14s %10s %12s %12s %10s" % ("np", "op", "alpha_us", "beta_ns/B", "1/beta_GB/s", "max_err"))
     ab = {}
     for n in sorted(ar):
@@ -394,8 +399,12 @@ def main():
             for name, tag, alpha, bw in NETWORKS:
                 for B in BATCHES:
                     es = [m.efficiency(mod, B, n, alpha, bw, sh) for n in NS]
-                    ok = [n for n, e in zip([1] + NS, [1.0] + es) if e is not None and e >= 0.5]
-                    last = max(ok) if ok else 1
+                    last = 1  # the largest power of two up to which E stays >= 50 % (N = 2, 4 included)
+                    for n in (2 ** k for k in range(1, 11)):
+                        e = m.efficiency(mod, B, n, alpha, bw, sh)
+                        if e is None or e < 0.5:
+                            break
+                        last = n
                     nxt = last * 2 if last < 1024 else None
                     why = "-"
                     if nxt and B / nxt >= 1:
