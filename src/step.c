@@ -47,7 +47,8 @@ int nn_step_init(nn_step *s) {
   const size_t P = s->net->n_params;
   s->n_blocks = (int)((P + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK);
   nn_shard_mode mode = s->c->train.shard_optimizer;
-  s->sharded = W > 1 && (mode == NN_SHARD_ON || (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W, state_arrays(s->c->optim.name))));
+  s->sharded = W > 1 && (mode == NN_SHARD_ON ||
+                         (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W, state_arrays(s->c->optim.name))));
   s->lo = 0, s->hi = (int64_t)P;
   if (s->sharded) {
     if (!(s->counts = calloc(2 * (size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice tables");

@@ -25,8 +25,11 @@ cluster_up 2 NNMPI_CLUSTER_CPUS=4 NNMPI_CLUSTER_SLURMD_TIMEOUT=5 NNMPI_CLUSTER_K
 "$NNMPI" data synth --kind spirals --n 4000 --out sp.h5 > /dev/null || fail "nnmpi data synth"
 export CONFIG=$SRC/configs/spirals.ini
 WD=10
-ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set train.exact_chunks=8 --set model.layers=2,128,128,2 --set train.epochs=6
-      --set checkpoint.every_steps=20 --set train.watchdog_seconds=$WD --set log.progress=lines)   # 378 steps
+# 63 steps per epoch; long enough that the jobs still train when node 2 dies (with 6 epochs, 378
+# steps, a fast run had finished 3.4 s after start, before the crash)
+EPOCHS=18 STEPS=1134
+ARGS=(--set data.path="$T/sp.h5" --set train.reduce=exact --set train.exact_chunks=8 --set model.layers=2,128,128,2 --set train.epochs=$EPOCHS
+      --set checkpoint.every_steps=20 --set train.watchdog_seconds=$WD --set log.progress=lines)
 
 log "preemptible.sbatch on 2 nodes x 2 ranks, with srun and with mpirun"
 declare -A ID
@@ -86,7 +89,7 @@ for l in srun mpirun; do
 done
 log "every checkpoint verifies; newest: srun step $newest_srun, mpirun step $newest_mpirun"
 
-host_wait; refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = 378 ] || fail "reference: newest checkpoint $refck"
+host_wait; refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = $STEPS ] || fail "reference: newest checkpoint $refck"
 log "shrinking the requeued jobs to the remaining node"
 for l in srun mpirun; do
   scontrol update JobId="${ID[$l]}" NumNodes=1 NumCPUs=2 NumTasks=2 || fail "scontrol update JobId=${ID[$l]} NumNodes=1 NumCPUs=2 NumTasks=2"
@@ -99,8 +102,8 @@ for l in srun mpirun; do
   grep -q "^resumed from .*ckpt-0*${!newest}.h5: .*saved on 4 rank(s)" "$out" ||
     fail "$out: did not resume from the newest checkpoint (step ${!newest}, saved on 4 ranks): $(grep '^resumed' "$out")"
   grep -q 'nnmpi exited with 0' "$out" || fail "$out: the requeued run did not finish with 0"
-  evals_once "runs/$l/metrics.jsonl" 6
-  ck=$(newest_ckpt runs/$l); [ "$(ckpt_step "$ck")" = 378 ] || fail "runs/$l: newest checkpoint $ck, expected step 378"
+  evals_once "runs/$l/metrics.jsonl" $EPOCHS
+  ck=$(newest_ckpt runs/$l); [ "$(ckpt_step "$ck")" = $STEPS ] || fail "runs/$l: newest checkpoint $ck, expected step $STEPS"
   same_model "$refck" "$ck"
   log "$l: resumed from step ${!newest} on 2 ranks of $NODE1, finished; /model identical to 1 rank"
 done

@@ -43,6 +43,9 @@ same_weights() {
   else h5diff -q "$1" "$2" /model /model >/dev/null 2>&1; fi
 }
 
+# same_state A B: weights and optimiser state of two checkpoints are bit-identical.
+same_state() { same_weights "$1" "$2" && h5diff -q "$1" "$2" /optimizer /optimizer >/dev/null 2>&1; }
+
 finish() {
   echo "$PASSES passed, $FAILS failed"
   [ "$FAILS" -eq 0 ]

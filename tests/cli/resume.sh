@@ -50,8 +50,7 @@ expect_out "optimizer state sharded over the ranks" "the layout line says sharde
 expect_rc 75 "exact, 3 ranks replicated, stop at 80" mpi 3 train "${ex[@]}" --set train.shard_optimizer=false --stop-after-steps 80
 expect_out "optimizer state replicated on every rank" "the layout line says replicated"
 expect_rc 0 "exact, 3 ranks sharded, to the end" mpi 3 train "${ex[@]}" --set train.shard_optimizer=true
-if same_weights "$(newest_ckpt ex1)" "$(newest_ckpt ex23s)" && \
-   h5diff -q "$(newest_ckpt ex1)" "$(newest_ckpt ex23s)" /optimizer /optimizer; then
+if same_state "$(newest_ckpt ex1)" "$(newest_ckpt ex23s)"; then
   pass "exact: sharded 2, replicated 3, sharded 3 = 1 rank, weights and optimiser state bit for bit"
 else fail "exact: resume across sharded and replicated state is not bit-exact"; fi
 
