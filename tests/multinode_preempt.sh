@@ -25,7 +25,9 @@ TL=("${BASE[@]}" --set train.epochs=100000 --set checkpoint.every_epoch=false --
 t0=$(date +%s)
 tl=$(sbatch --parsable --nodes=2 --ntasks-per-node=1 --time=1 "$SRC/jobs/train.sbatch" "${TL[@]}") || fail "sbatch"
 
-ARGS=("${BASE[@]}" --set model.layers=2,128,128,2 --set train.epochs=8 --set checkpoint.every_steps=25)  # 504 steps
+# 63 steps per epoch: 756 steps, several seconds of training left after the first checkpoint
+EPOCHS=12 STEPS=756
+ARGS=("${BASE[@]}" --set model.layers=2,128,128,2 --set train.epochs=$EPOCHS --set checkpoint.every_steps=25)
 host_run_bg 1 runs/ref -c "$CONFIG" "${ARGS[@]}"   # reference: uninterrupted, 1 rank on this machine
 
 for launcher in srun mpirun; do
@@ -38,7 +40,7 @@ for launcher in srun mpirun; do
   [ "$(job_field "$id" JobState)" = RUNNING ] || fail "job $id is $(job_field "$id" JobState) after its first checkpoint: too short to interrupt"
   scancel "${how[@]}" "$id" || fail "scancel ${how[*]} $id"
   st=$(job_wait "$id" 300) || fail "preemptible job $id ($launcher) ended $st"
-  host_wait; refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = 504 ] || fail "reference: newest checkpoint $refck"
+  host_wait; refck=$(newest_ckpt runs/ref); [ "$(ckpt_step "$refck")" = $STEPS ] || fail "reference: newest checkpoint $refck"
   [ $launcher = mpirun ] && { grep -q 'got SIGUSR1, forwarding' "$out" || fail "$out: the batch shell did not forward SIGUSR1"; }
   grep -q 'stopped with a checkpoint: requeueing' "$out" || fail "$out: no exit 75 / requeue"
   [ "$(grep -c '^nnmpi train: 4 rank(s)' "$out")" = 2 ] || fail "$out: expected two runs on 4 ranks"
@@ -52,10 +54,10 @@ for launcher in srun mpirun; do
   fi
   [ "$(grep -c '"event":"stopped"' "$run/metrics.jsonl")" = 1 ] || fail "$run/metrics.jsonl: expected one stopped event"
   stop=$(stopped_step "$run/metrics.jsonl")
-  [ "$stop" -gt 0 ] && [ "$stop" -lt 504 ] || fail "stopped at step '$stop', expected mid-run"
+  [ "$stop" -gt 0 ] && [ "$stop" -lt $STEPS ] || fail "stopped at step '$stop', expected mid-run"
   grep -q "\"event\":\"checkpoint\",\"path\":\"[^\"]*ckpt-0*$stop.h5\"" "$run/metrics.jsonl" || fail "$run: no checkpoint at the stop step $stop"
-  evals_once "$run/metrics.jsonl" 8
-  ck=$(newest_ckpt "$run"); [ "$(ckpt_step "$ck")" = 504 ] || fail "$run: newest checkpoint $ck, expected step 504"
+  evals_once "$run/metrics.jsonl" $EPOCHS
+  ck=$(newest_ckpt "$run"); [ "$(ckpt_step "$ck")" = $STEPS ] || fail "$run: newest checkpoint $ck, expected step $STEPS"
   same_model "$refck" "$ck"
   log "$launcher: all 4 ranks stopped at step $stop, requeued, resumed; final /model identical to 1 rank"
 done
