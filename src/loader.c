@@ -222,8 +222,17 @@ NN_SIMD void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, 
                       int32_t *out_y, float *out_Y) {
   const nn_split_info *info = &ld->info;
   const size_t d = (size_t)info->d, k = (size_t)info->k;
+  const size_t row_bytes = d * (info->xtype == NN_DTYPE_U8 ? 1 : sizeof(float));
+  /* rows are random, so each is a fresh run of cache misses: ask for the rows AHEAD rows on
+   * while converting this one, so their loads overlap */
+  enum { AHEAD = 4 };
+  for (int i = 0; i < n && i < AHEAD; i++)
+    for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch((const char *)ld->X + rows[i] * row_bytes + b);
   for (int i = 0; i < n; i++) {
     const size_t r = rows[i];
+    if (i + AHEAD < n)
+      for (size_t b = 0; b < row_bytes; b += 64)
+        __builtin_prefetch((const char *)ld->X + rows[i + AHEAD] * row_bytes + b);
     float *o = out_X + (size_t)i * d;
     if (info->xtype == NN_DTYPE_U8) {
       const uint8_t *v = (const uint8_t *)ld->X + r * d;
