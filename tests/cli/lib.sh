@@ -45,6 +45,11 @@ same_weights() {
 
 # same_state A B: weights and optimiser state of two checkpoints are bit-identical.
 same_state() { same_weights "$1" "$2" && h5diff -q "$1" "$2" /optimizer /optimizer >/dev/null 2>&1; }
+# expect_same_state A B WHAT: pass when same_state A B, else fail; WHAT names the comparison.
+expect_same_state() {
+  if same_state "$1" "$2"; then pass "$3: bit-identical (weights and optimiser state)"
+  else fail "$3: weights or optimiser state differ"; fi
+}
 
 finish() {
   echo "$PASSES passed, $FAILS failed"

@@ -43,9 +43,7 @@ for np in 1 2 3 4; do
     --set train.reduce=exact --set train.exact_chunks=8 --set log.run_dir=exact$np
 done
 for np in 2 3 4; do
-  if same_state "$(newest_ckpt exact1)" "$(newest_ckpt exact$np)"; then
-    pass "exact: np=$np bit-identical to np=1"
-  else fail "exact: np=$np differs from np=1"; fi
+  expect_same_state "$(newest_ckpt exact1)" "$(newest_ckpt exact$np)" "exact: np=$np vs np=1"
 done
 expect_rc 2 "exact with more ranks than chunks" mpi 3 train --set train.reduce=exact --set train.exact_chunks=2 --set log.run_dir=x
 expect_out "set train.exact_chunks to at least 3" "tells what to change"
@@ -66,18 +64,14 @@ done
 expect_rc 0 "exact + clipping, 1 rank" mpi 1 train -c "$SRC/configs/spirals.ini" --set train.max_steps=60 \
   --set train.reduce=exact --set train.exact_chunks=8 --set optim.clip_norm=0.5 --set log.run_dir=clip1
 for sh in true false; do
-  if same_state "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)"; then
-    pass "exact + clipping: 3 ranks (shard_optimizer=$sh) bit-identical to 1 rank"
-  else fail "exact + clipping: 3 ranks (shard_optimizer=$sh) differ from 1 rank"; fi
+  expect_same_state "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)" "exact + clipping: 3 ranks (shard_optimizer=$sh) vs 1 rank"
 done
 for sh in true false; do
   expect_rc 0 "fast, momentum, 2 ranks, shard_optimizer=$sh" mpi 2 train -c "$SRC/configs/spirals.ini" \
     --set train.max_steps=60 --set optim.name=momentum --set optim.lr=0.05 --set train.shard_optimizer=$sh \
     --set log.run_dir=fast2-$sh
 done
-if same_state "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)"; then
-  pass "fast, 2 ranks: sharded bit-identical to unsharded"
-else fail "fast, 2 ranks: sharded differs from unsharded"; fi
+expect_same_state "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" "fast, 2 ranks: sharded vs unsharded"
 # a gradient above dist.c's 8 MiB pieces (2.25 M parameters: 9 MB as floats, 18 MB as exact's
 # int64): the allreduce in pieces and the reduce-scatter in rounds (uneven slices on 3 ranks)
 # give the same bits as one rank (exact) and as each other (fast, 2 ranks)
@@ -88,9 +82,7 @@ expect_rc 0 "2.25 M parameters, exact, 3 ranks sharded" mpi 3 train "${big[@]}" 
 expect_rc 0 "2.25 M parameters, exact, 2 ranks replicated" mpi 2 train "${big[@]}" --set train.reduce=exact \
   --set train.shard_optimizer=false --set log.run_dir=big2
 for d in big3s big2; do
-  if same_state "$(newest_ckpt big1)" "$(newest_ckpt $d)"; then
-    pass "2.25 M parameters, exact: $d bit-identical to 1 rank"
-  else fail "2.25 M parameters, exact: $d differs from 1 rank"; fi
+  expect_same_state "$(newest_ckpt big1)" "$(newest_ckpt $d)" "2.25 M parameters, exact: $d vs 1 rank"
 done
 for sh in true false; do
   expect_rc 0 "2.25 M parameters, fast, 2 ranks, shard_optimizer=$sh" mpi 2 train "${big[@]}" \
