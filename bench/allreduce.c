@@ -7,6 +7,10 @@
  *   rs+ag         the same with MPI_Reduce_scatter (equal recvcounts) instead of the _block call
  *   rsblock, rs, allgather   the halves alone
  *   allreduce_i64 MPI_Allreduce(MPI_IN_PLACE, int64, MPI_SUM) of the same bytes (train.reduce = exact)
+ *   allreduce_8m  MPI_Allreduce in pieces of at most 8 MiB, as nnmpi's src/dist.c     (only with --ops)
+ *   shm           the sum through an MPI-3 node-shared window: every rank copies its buffer into its
+ *                 slot, sums its 1/N of the values over all slots, the others copy those sums
+ *                 (barriers between); all ranks on one node                         (only with --ops)
  * Each (size, op): warm-up, then reps timed one at a time after an MPI_Barrier; a rep's time is
  * the slowest rank's; the table gives the median and the minimum over reps and the "bus
  * bandwidth" 2(N-1)/N * bytes / median (what a ring moves per rank). Calls MPI directly (a
@@ -19,32 +23,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 static const char usage[] =
     "usage: mpiexec -n N bench_allreduce [--out PATH] [--append] [--min-bytes B] [--max-bytes B]\n"
     "                                    [--factor F] [--budget SECONDS] [--min-reps R] [--max-reps R]\n"
     "                                    [--ops allreduce,iallreduce,rs+ag,...] [--label TEXT]\n"
+    "  ops: allreduce iallreduce rsblock+ag rs+ag rsblock rs allgather allreduce_i64 (the default set)\n"
+    "       allreduce_8m shm (only when named)\n"
     "  sizes: B, B*F, B*F^2, ... up to max-bytes (default 4 B ... 64 MiB, F = 4); each (size, op)\n"
     "  gets about --budget seconds (default 0.3) of timed reps, within [min-reps, max-reps] (10, 2000)\n";
 
-enum { OP_AR, OP_IAR, OP_RSBAG, OP_RSAG, OP_RSB, OP_RS, OP_AG, OP_AR64, OP_COUNT };
-static const char *op_names[OP_COUNT] = {"allreduce", "iallreduce", "rsblock+ag", "rs+ag", "rsblock", "rs",
-                                         "allgather", "allreduce_i64"};
+enum { OP_AR, OP_IAR, OP_RSBAG, OP_RSAG, OP_RSB, OP_RS, OP_AG, OP_AR64, OP_AR8M, OP_SHM, OP_COUNT };
+enum { PIECE = 8 << 20 }; /* src/dist.c: NN_DIST_PIECE_BYTES */
+static const char *op_names[OP_COUNT] = {"allreduce", "iallreduce", "rsblock+ag",    "rs+ag", "rsblock",
+                                         "rs",        "allgather",  "allreduce_i64", "allreduce_8m", "shm"};
 
 static int rank, size;
 static float *fbuf, *shard, *params;
 static int64_t *ibuf;
 static int *counts; /* recvcounts of MPI_Reduce_scatter: all equal */
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+static MPI_Win win; /* shm: one slot of the buffer's size per rank */
+static float **slot;
 
 /* One collective on `bytes` bytes of buffer (floats: bytes/4, int64: bytes/8, at least 1). */
 static void run_op(int op, size_t bytes) {
@@ -85,6 +85,29 @@ static void run_op(int op, size_t bytes) {
     MPI_Allreduce(MPI_IN_PLACE, ibuf, ni, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
     break;
   }
+  case OP_AR8M:
+    for (int off = 0; off < nf; off += PIECE / 4)
+      MPI_Allreduce(MPI_IN_PLACE, fbuf + off, nf - off < PIECE / 4 ? nf - off : PIECE / 4, MPI_FLOAT, MPI_SUM,
+                    MPI_COMM_WORLD);
+    break;
+  case OP_SHM: {
+    size_t lo = (size_t)nf * rank / size, hi = (size_t)nf * (rank + 1) / size;
+    memcpy(slot[rank], fbuf, sizeof(float) * (size_t)nf);
+    MPI_Win_sync(win), MPI_Barrier(MPI_COMM_WORLD), MPI_Win_sync(win);
+    for (size_t i = lo; i < hi; i++) {
+      float s = slot[0][i];
+      for (int q = 1; q < size; q++) s += slot[q][i];
+      fbuf[i] = s;
+    }
+    memcpy(slot[0] + lo, fbuf + lo, sizeof(float) * (hi - lo)); /* each rank writes only its range */
+    MPI_Win_sync(win), MPI_Barrier(MPI_COMM_WORLD), MPI_Win_sync(win);
+    for (int q = 0; q < size; q++) {
+      size_t a = (size_t)nf * q / size, b = (size_t)nf * (q + 1) / size;
+      if (q != rank) memcpy(fbuf + a, slot[0] + a, sizeof(float) * (b - a));
+    }
+    MPI_Barrier(MPI_COMM_WORLD); /* nobody copies in while others still copy out */
+    break;
+  }
   }
 }
 
@@ -117,9 +140,9 @@ static int time_op(int op, size_t bytes, double budget, int min_reps, int max_re
   double per = 1e30; /* the fastest warm-up rep: one slow rep must not cut the count */
   for (int w = 0; w < WARM; w++) {
     MPI_Barrier(MPI_COMM_WORLD);
-    double t0 = now();
+    double t0 = bench_now();
     run_op(op, bytes);
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     per = dt < per ? dt : per;
   }
   int reps = (int)(budget / (per > 1e-9 ? per : 1e-9));
@@ -128,12 +151,12 @@ static int time_op(int op, size_t bytes, double budget, int min_reps, int max_re
   double *t = malloc(sizeof(double) * (size_t)reps);
   for (int r = 0; r < reps; r++) {
     MPI_Barrier(MPI_COMM_WORLD);
-    double a = now();
+    double a = bench_now();
     run_op(op, bytes);
-    t[r] = now() - a;
+    t[r] = bench_now() - a;
   }
   MPI_Allreduce(MPI_IN_PLACE, t, reps, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  qsort(t, (size_t)reps, sizeof *t, cmp_double);
+  qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
   *med = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
   *mn = t[0];
   free(t);
@@ -157,7 +180,7 @@ int main(int argc, char **argv) {
   int append = 0, min_reps = 10, max_reps = 2000;
   size_t min_bytes = 4, max_bytes = (size_t)64 << 20;
   double factor = 4, budget = 0.3;
-  int want[OP_COUNT] = {1, 1, 1, 1, 1, 1, 1, 1};
+  int want[OP_COUNT] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}; /* allreduce_8m and shm only with --ops */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--append")) { append = 1; continue; }
@@ -190,7 +213,17 @@ int main(int argc, char **argv) {
   fbuf = calloc(cap, sizeof *fbuf), params = calloc(cap, sizeof *params);
   shard = calloc(cap / size + 1, sizeof *shard), ibuf = calloc(max_bytes / 8 + 1, sizeof *ibuf);
   counts = calloc((size_t)size, sizeof *counts);
-  if (!fbuf || !params || !shard || !ibuf || !counts) {
+  slot = calloc((size_t)size, sizeof *slot);
+  if (want[OP_SHM]) {
+    float *mine;
+    MPI_Win_allocate_shared((MPI_Aint)(cap * sizeof(float)), sizeof(float), MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &win);
+    for (int q = 0; q < size; q++) {
+      MPI_Aint sz;
+      int du;
+      MPI_Win_shared_query(win, q, &sz, &du, &slot[q]);
+    }
+  }
+  if (!fbuf || !params || !shard || !ibuf || !counts || !slot) {
     fprintf(stderr, "bench_allreduce: out of memory for %zu bytes\n", max_bytes);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
@@ -239,7 +272,8 @@ int main(int argc, char **argv) {
     }
   }
   if (rank == 0 && f != stdout) fclose(f);
-  free(fbuf), free(params), free(shard), free(ibuf), free(counts);
+  if (want[OP_SHM]) MPI_Win_free(&win);
+  free(fbuf), free(params), free(shard), free(ibuf), free(counts), free(slot);
   MPI_Finalize();
   return failed;
 bad:

@@ -15,18 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 enum { D = 784, H = 2048, V_BLOCK = 0, V_OVERLAP = 1, V_SPLIT = 2, N_VARIANTS = 3, SPLIT = 8 };
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* C (m, n) = op(A) op(B), row-major, as nn_gemm. */
 static void gemm(int ta, int tb, int m, int n, int k, const float *A, const float *B, float *C, int ldc) {
@@ -91,7 +82,7 @@ int main(int argc, char **argv) {
   for (int rep = -2; rep < reps; rep++) { /* 2 warm-up rounds */
     for (int v = 0; v < N_VARIANTS; v++) {
       MPI_Barrier(MPI_COMM_WORLD);
-      double t0 = now();
+      double t0 = bench_now();
       if (v == V_BLOCK) {
         backward(R, X, A0, d1, W1, d0, g_dW1, g_dW0, 1, nothing, nothing);
         MPI_Allreduce(MPI_IN_PLACE, g_dW1, H * H + D * H, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
@@ -101,7 +92,7 @@ int main(int argc, char **argv) {
         MPI_Iallreduce(MPI_IN_PLACE, g_dW0, D * H, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req[1]);
         MPI_Waitall(2, req, MPI_STATUSES_IGNORE);
       }
-      double dt = now() - t0;
+      double dt = bench_now() - t0;
       MPI_Allreduce(MPI_IN_PLACE, &dt, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD); /* the slowest rank */
       if (rep >= 0) t[(size_t)v * reps + rep] = dt;
     }
@@ -109,7 +100,7 @@ int main(int argc, char **argv) {
   if (rank == 0) {
     double med[N_VARIANTS];
     for (int v = 0; v < N_VARIANTS; v++) {
-      qsort(t + (size_t)v * reps, (size_t)reps, sizeof(double), cmp);
+      qsort(t + (size_t)v * reps, (size_t)reps, sizeof(double), bench_cmp_double);
       med[v] = t[(size_t)v * reps + reps / 2];
     }
     FILE *f = fopen(out, "w");

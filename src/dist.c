@@ -24,8 +24,8 @@ bool nn_dist_mpi_ready(void) {
 }
 
 /* Open MPI's shared-memory transport copies large messages with one cross-process copy (CMA)
- * by default; through its shared buffers instead, a 1 MiB allreduce measured 1.4-2.2x faster
- * on the benchmark machine (docs/performance.md). Set before MPI_Init, and only when the user
+ * by default; through its shared buffers instead, the 0.94 MB allreduce of the default model
+ * took 97 against 198 us (bench/results/allreduce-pieces-shm.txt). Set before MPI_Init, and only when the user
  * (or mpirun's --mca) has not chosen: OMPI_MCA_btl_vader_single_copy_mechanism=cma restores it. */
 static void shm_defaults(void) {
 #ifdef OPEN_MPI
@@ -91,9 +91,9 @@ static int failed(int err, const char *what) {
 /* ---- collectives */
 
 /* In-place allreduce, in pieces of at most NN_DIST_PIECE_BYTES. Open MPI 4.1.4 over shared
- * memory falls off a cliff above 16-32 MB in one call (whichever allreduce algorithm is forced:
- * 44 MB took 131-141 ms in one call and 11-12 ms in pieces of 1-16 MB, 2 ranks; 4 ranks 263-313
- * against 36-39 ms; docs/performance.md). Sums are elementwise, so the pieces change no bit. */
+ * memory falls off a cliff above 16-32 MB in one call, whichever allreduce algorithm is forced
+ * (bench/results/allreduce-algorithms.txt); 46 MB took 144 ms in one call and 7.5 ms in 8 MiB
+ * pieces (allreduce-pieces-shm.txt, 2 ranks). Sums are elementwise, so the pieces change no bit. */
 enum { NN_DIST_PIECE_BYTES = 8 << 20 };
 static int reduce(void *buf, size_t n, MPI_Datatype type, size_t elem, MPI_Op op, const char *what) {
   if (size_ == 1 || n == 0) return NN_OK;
@@ -118,8 +118,9 @@ int nn_dist_max_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, s
 
 /* Reduce-scatter of buf (every rank's slice in rank order, counts[q] values each) into this
  * rank's slice. Above NN_DIST_PIECE_BYTES in all it runs in rounds, as the allreduce does (one
- * 64 MiB call took 507 ms against 3.5 ms for 16 MiB, 2 ranks): round j reduces the j-th part of
- * every slice, copied together into a scratch buffer that is kept for the next step. */
+ * 64 MiB call took 507 ms against 3.5 ms for 16 MiB, 2 ranks: bench/results/allreduce-cma.txt):
+ * round j reduces the j-th part of every slice, copied together into a scratch buffer that is
+ * kept for the next step. */
 static int sum_scatter(const void *buf, void *out, const int *counts, MPI_Datatype type, size_t elem) {
   if (size_ == 1) return memcpy(out, buf, (size_t)counts[0] * elem), NN_OK;
   size_t total = 0;
