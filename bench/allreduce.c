@@ -11,6 +11,8 @@
  *   shm           the sum through an MPI-3 node-shared window: every rank copies its buffer into its
  *                 slot, sums its 1/N of the values over all slots, the others copy those sums
  *                 (barriers between); all ranks on one node                         (only with --ops)
+ *   ring          reduce-scatter + allgather as rings of MPI_Sendrecv, what nnmpi's src/dist.c
+ *                 runs for train.shard_optimizer; ring_rs and ring_ag the halves     (only with --ops)
  * Each (size, op): warm-up, then reps timed one at a time after an MPI_Barrier; a rep's time is
  * the slowest rank's; the table gives the median and the minimum over reps and the "bus
  * bandwidth" 2(N-1)/N * bytes / median (what a ring moves per rank). Calls MPI directly (a
@@ -30,14 +32,14 @@ static const char usage[] =
     "                                    [--factor F] [--budget SECONDS] [--min-reps R] [--max-reps R]\n"
     "                                    [--ops allreduce,iallreduce,rs+ag,...] [--label TEXT]\n"
     "  ops: allreduce iallreduce rsblock+ag rs+ag rsblock rs allgather allreduce_i64 (the default set)\n"
-    "       allreduce_8m shm (only when named)\n"
+    "       allreduce_8m shm ring ring_rs ring_ag (only when named)\n"
     "  sizes: B, B*F, B*F^2, ... up to max-bytes (default 4 B ... 64 MiB, F = 4); each (size, op)\n"
     "  gets about --budget seconds (default 0.3) of timed reps, within [min-reps, max-reps] (10, 2000)\n";
 
-enum { OP_AR, OP_IAR, OP_RSBAG, OP_RSAG, OP_RSB, OP_RS, OP_AG, OP_AR64, OP_AR8M, OP_SHM, OP_COUNT };
+enum { OP_AR, OP_IAR, OP_RSBAG, OP_RSAG, OP_RSB, OP_RS, OP_AG, OP_AR64, OP_AR8M, OP_SHM, OP_RING, OP_RINGRS, OP_RINGAG, OP_COUNT };
 enum { PIECE = 8 << 20 }; /* src/dist.c: NN_DIST_PIECE_BYTES */
 static const char *op_names[OP_COUNT] = {"allreduce", "iallreduce", "rsblock+ag",    "rs+ag", "rsblock",
-                                         "rs",        "allgather",  "allreduce_i64", "allreduce_8m", "shm"};
+                                         "rs",        "allgather",  "allreduce_i64", "allreduce_8m", "shm", "ring", "ring_rs", "ring_ag"};
 
 static int rank, size;
 static float *fbuf, *shard, *params;
@@ -45,6 +47,26 @@ static int64_t *ibuf;
 static int *counts; /* recvcounts of MPI_Reduce_scatter: all equal */
 static MPI_Win win; /* shm: one slot of the buffer's size per rank */
 static float **slot;
+static float *tmp; /* ring: one received block */
+
+/* Ring over point-to-point messages (MPI_Sendrecv), blocks of `per` floats, block q owned by rank q:
+ * reduce-scatter in N-1 steps (each rank ends with the sum of its own block), then allgather
+ * in N-1 steps; as nnmpi's src/dist.c does for the sharded optimizer. */
+static void ring(float *buf, int per, int scatter, int gather) {
+  const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
+  for (int s = 0; scatter && s < size - 1; s++) {
+    int sb = ((rank - s - 1) % size + 2 * size) % size, rb = ((rank - s - 2) % size + 2 * size) % size;
+    MPI_Sendrecv(buf + (size_t)sb * per, per, MPI_FLOAT, next, 7, tmp, per, MPI_FLOAT, prev, 7, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+    float *d = buf + (size_t)rb * per;
+    for (int i = 0; i < per; i++) d[i] += tmp[i];
+  }
+  for (int s = 0; gather && s < size - 1; s++) {
+    int sb = ((rank - s) % size + size) % size, rb = ((rank - s - 1) % size + size) % size;
+    MPI_Sendrecv(buf + (size_t)sb * per, per, MPI_FLOAT, next, 8, buf + (size_t)rb * per, per, MPI_FLOAT, prev, 8,
+                 MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  }
+}
 
 /* One collective on `bytes` bytes of buffer (floats: bytes/4, int64: bytes/8, at least 1). */
 static void run_op(int op, size_t bytes) {
@@ -90,6 +112,9 @@ static void run_op(int op, size_t bytes) {
       MPI_Allreduce(MPI_IN_PLACE, fbuf + off, nf - off < PIECE / 4 ? nf - off : PIECE / 4, MPI_FLOAT, MPI_SUM,
                     MPI_COMM_WORLD);
     break;
+  case OP_RING:
+  case OP_RINGRS:
+  case OP_RINGAG: ring(fbuf, (nf + size - 1) / size, op != OP_RINGAG, op != OP_RINGRS); break;
   case OP_SHM: {
     size_t lo = (size_t)nf * rank / size, hi = (size_t)nf * (rank + 1) / size;
     memcpy(slot[rank], fbuf, sizeof(float) * (size_t)nf);
@@ -124,6 +149,9 @@ static int verify(int op, size_t bytes) {
   int bad = 0;
   if (op == OP_AR64) bad = ibuf[0] != (int64_t)want || ibuf[ni - 1] != (int64_t)want;
   else if (op == OP_RSAG || op == OP_RSBAG) bad = params[0] != (float)want || params[nf - 1] != (float)want;
+  else if (op == OP_RINGAG) {
+    for (int q = 0; q < size; q++) bad |= fbuf[(size_t)q * per] != (float)(q + 1);
+  } else if (op == OP_RINGRS) bad = fbuf[(size_t)rank * per] != (float)want || fbuf[(size_t)rank * per + per - 1] != (float)want;
   else if (op == OP_RS || op == OP_RSB) bad = shard[0] != (float)want || shard[per - 1] != (float)want;
   else if (op == OP_AG) bad = params[0] != 1.0f || params[padded - 1] != (float)size;
   else bad = fbuf[0] != (float)want || fbuf[nf - 1] != (float)want;
@@ -180,7 +208,7 @@ int main(int argc, char **argv) {
   int append = 0, min_reps = 10, max_reps = 2000;
   size_t min_bytes = 4, max_bytes = (size_t)64 << 20;
   double factor = 4, budget = 0.3;
-  int want[OP_COUNT] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}; /* allreduce_8m and shm only with --ops */
+  int want[OP_COUNT] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0}; /* the last five only with --ops */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--append")) { append = 1; continue; }
@@ -214,6 +242,7 @@ int main(int argc, char **argv) {
   shard = calloc(cap / size + 1, sizeof *shard), ibuf = calloc(max_bytes / 8 + 1, sizeof *ibuf);
   counts = calloc((size_t)size, sizeof *counts);
   slot = calloc((size_t)size, sizeof *slot);
+  tmp = calloc(cap / size + 1, sizeof *tmp);
   if (want[OP_SHM]) {
     float *mine;
     MPI_Win_allocate_shared((MPI_Aint)(cap * sizeof(float)), sizeof(float), MPI_INFO_NULL, MPI_COMM_WORLD, &mine, &win);
@@ -273,7 +302,7 @@ int main(int argc, char **argv) {
   }
   if (rank == 0 && f != stdout) fclose(f);
   if (want[OP_SHM]) MPI_Win_free(&win);
-  free(fbuf), free(params), free(shard), free(ibuf), free(counts), free(slot);
+  free(fbuf), free(params), free(shard), free(ibuf), free(counts), free(slot), free(tmp);
   MPI_Finalize();
   return failed;
 bad:

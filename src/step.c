@@ -31,8 +31,9 @@ static void phase(nn_step *s, int which, double *t) { *t = nn_timers_add(s->tm, 
 
 /* ---- set-up */
 
-bool nn_step_shard_auto(size_t P, int W, int n_state) {
-  return W > 1 && (double)n_state * (double)P * sizeof(float) >= NN_STEP_SHARD_AUTO_BYTES;
+bool nn_step_shard_auto(size_t P, int W, int n_state, bool exact) {
+  if (W < 2 || P / (size_t)W >= (size_t)INT32_MAX - NN_STEP_BLOCK) return false; /* slices are MPI counts */
+  return exact || (double)n_state * (double)P * sizeof(float) >= NN_STEP_SHARD_AUTO_BYTES;
 }
 
 /* Optimiser state arrays per parameter for a kind (0, 1 or 2). */
@@ -48,7 +49,8 @@ int nn_step_init(nn_step *s) {
   s->n_blocks = (int)((P + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK);
   nn_shard_mode mode = s->c->train.shard_optimizer;
   s->sharded = W > 1 && (mode == NN_SHARD_ON ||
-                         (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W, state_arrays(s->c->optim.name))));
+                         (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W, state_arrays(s->c->optim.name),
+                                                                     s->c->train.reduce == NN_REDUCE_EXACT)));
   s->lo = 0, s->hi = (int64_t)P;
   if (s->sharded) {
     if (!(s->counts = calloc(2 * (size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice tables");

@@ -54,14 +54,18 @@ typedef struct nn_step_out {
   bool stop, ckpt_time;       /* some rank asked to stop; rank 0's clock wants a checkpoint */
 } nn_step_out;
 
-/* train.shard_optimizer = auto shards when the replicated optimiser state (n_state arrays of P
- * floats) reaches this size: below it the one allreduce of the replicated path measured faster
- * (docs/performance.md), above it the memory sharding saves on every rank matters more. */
+/* train.shard_optimizer = auto shards in fast mode when the replicated optimiser state (n_state
+ * arrays of P floats) reaches this size: below it the one float allreduce of the replicated path
+ * measured faster (docs/performance.md), above it the memory sharding saves on every rank
+ * matters more. In exact mode it always shards on 2 or more ranks: the reduce-scatter of the
+ * int64 sums and the allgather of float parameters move 3/4 of the bytes of an int64
+ * allreduce, and only 1/N of the sums go back to float (6-7 % faster per step at np = 2,
+ * bench/results/scaling-exact-shard.txt). */
 #define NN_STEP_SHARD_AUTO_BYTES (256.0 * 1024 * 1024)
 
 /* Whether train.shard_optimizer = auto shards P parameters with n_state optimiser state arrays
- * on W ranks. */
-bool nn_step_shard_auto(size_t P, int W, int n_state);
+ * on W ranks, in exact mode or not. */
+bool nn_step_shard_auto(size_t P, int W, int n_state, bool exact);
 
 /* Sets up s for the borrowed objects already in it (c, net, data, sampler, tm and the scratch):
  * sharding per train.shard_optimizer and the rank count, the optimiser of this rank's slice,

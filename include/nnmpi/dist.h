@@ -59,10 +59,13 @@ const char *nn_dist_host(int rank);
 
 /* Sharded reduction: buf (the same layout on every rank, parts of counts[r] values in rank
  * order) is summed across ranks and this rank receives the sum of its own part in out
- * (counts[rank] values; out must not overlap buf). */
-int nn_dist_sum_scatter_f32(const float *buf, float *out, const int *counts);
-int nn_dist_sum_scatter_i64(const int64_t *buf, int64_t *out, const int *counts);
-/* In place: part r of buf (counts[r] values at displs[r]) comes from rank r, to every rank. */
+ * (counts[rank] values; out must not overlap buf). buf is scratch: the other parts may hold
+ * partial sums afterwards (on 3 or more ranks). Every rank's part has the same bits whichever
+ * rank computes it. */
+int nn_dist_sum_scatter_f32(float *buf, float *out, const int *counts);
+int nn_dist_sum_scatter_i64(int64_t *buf, int64_t *out, const int *counts);
+/* In place: part r of buf (counts[r] values at displs[r]; parts contiguous in rank order)
+ * comes from rank r, to every rank. */
 int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs);
 
 /* The watchdog: a collective (any nn_dist_* call that waits on other ranks) still running after

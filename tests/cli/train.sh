@@ -73,8 +73,9 @@ for sh in true false; do
 done
 expect_same_state "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" "fast, 2 ranks: sharded vs unsharded"
 # a gradient above dist.c's 8 MiB pieces (2.25 M parameters: 9 MB as floats, 18 MB as exact's
-# int64): the allreduce in pieces and the reduce-scatter in rounds (uneven slices on 3 ranks)
-# give the same bits as one rank (exact) and as each other (fast, 2 ranks)
+# int64): the allreduce in pieces and the ring reduce-scatter (uneven slices on 3 ranks) give
+# the same bits as one rank (exact) and as each other (fast, 2 ranks); rings whose blocks
+# span several pieces are tested in tests/test_dist.c
 big=(-c "$SRC/configs/spirals.ini" --set model.layers=2,1500,1500,2 --set train.max_steps=4 --set optim.lr=0.001 --set train.exact_chunks=8)
 expect_rc 0 "2.25 M parameters, exact, 1 rank" mpi 1 train "${big[@]}" --set train.reduce=exact --set log.run_dir=big1
 expect_rc 0 "2.25 M parameters, exact, 3 ranks sharded" mpi 3 train "${big[@]}" --set train.reduce=exact \
@@ -89,11 +90,18 @@ for sh in true false; do
     --set train.shard_optimizer=$sh --set log.run_dir=bigf-$sh
 done
 if h5diff -q "$(newest_ckpt bigf-true)" "$(newest_ckpt bigf-false)" /model /model; then
-  pass "2.25 M parameters, fast, 2 ranks: sharded (rounds) bit-identical to replicated (pieces)"
+  pass "2.25 M parameters, fast, 2 ranks: sharded (ring) bit-identical to replicated (pieces)"
 else fail "2.25 M parameters, fast, 2 ranks: sharded differs from replicated"; fi
-# auto shards only a large optimiser state (256 MiB); the default model's 1.9 MB stays replicated
+# auto shards only a large optimiser state (256 MiB) in fast mode: the default model's 1.9 MB
+# stays replicated; in exact mode it shards on 2 or more ranks, and never on one
 expect_rc 0 "shard_optimizer=auto, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set log.run_dir=auto2
 expect_out "optimizer state replicated on every rank" "auto keeps a small optimiser state replicated"
+expect_rc 0 "shard_optimizer=auto, exact, 2 ranks" mpi 2 train --set train.max_steps=3 --set train.reduce=exact \
+  --set log.run_dir=auto2x
+expect_out "optimizer state sharded over the ranks" "auto shards in exact mode"
+expect_rc 0 "shard_optimizer=auto, exact, 1 rank" mpi 1 train --set train.max_steps=3 --set train.reduce=exact \
+  --set log.run_dir=auto1x
+expect_out "optimizer state replicated on every rank" "auto does not shard one rank"
 
 # 4c. shard sampling from a file (each rank reads only its rows) and global sampling with every
 # rank treated as its own node (the multi-node path of the node-shared copy) both converge
