@@ -35,6 +35,7 @@ med() { sort -n | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/
   echo "# bench/ab.sh: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores; git $(git rev-parse --short HEAD 2>/dev/null || echo ?)"
   echo "# command: REPS=$reps STEPS=$steps bench/ab.sh $*"
   echo "# configs/fashion-mnist.ini, $steps steps, batch 128, no eval/checkpoints; A and B alternate, np 1 and 2"
+  echo "# environment: $("${bins[0]}" --version | grep '^BLAS:'); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} unless ENV sets it"
   echo "# variant np median_wall_s median_data_s"
   for v in 0 1; do
     for np in 1 2; do

@@ -276,6 +276,8 @@ def header_lines(a, nnmpi, cores, command, skipped, plan_steps, extra=None):
              "# nnmpi: %s; git %s%s (branch %s)" % (ver[0] if ver else "?", git("rev-parse", "--short", "HEAD") or "?",
                                                      dirty, git("rev-parse", "--abbrev-ref", "HEAD") or "?"),
              "# %s" % (ver[1] if len(ver) > 1 else "MPI: ?"),
+             "# %s; OPENBLAS_CORETYPE=%s" % (next((v for v in ver if v.startswith("BLAS:")), "BLAS: ?"),
+                                            os.environ.get("OPENBLAS_CORETYPE", "(unset)")),
              "# command: %s" % command,
              "# base: %s, Adam, 1 BLAS thread per rank, no eval, no checkpoints; np > %d is OVERSUBSCRIBED "
              "(%d cores)" % (a.config, cores, cores),

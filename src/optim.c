@@ -74,6 +74,12 @@ static inline int non_finite(const float *p) {
   return (b & 0x7f800000u) == 0x7f800000u;
 }
 
+NN_SIMD bool nn_optim_any_nonfinite(const float *g, size_t n) {
+  int bad = 0;
+  for (size_t i = 0; i < n; i++) bad |= non_finite(g + i);
+  return bad != 0;
+}
+
 /* The element loops; restrict lets the compiler vectorise them (sqrtf and the division are
  * correctly rounded either way, so the bits do not change). Each returns non-zero when some g
  * is not finite. The gradient is gi = (g·scale)·clip, computed as two roundings so that a

@@ -197,13 +197,13 @@ static void sums_exact(nn_step *s, int64_t k, int64_t *tail, double *t) {
 static const float *reduced(const nn_step *s) { return s->sharded ? s->g_part : s->net->grads; }
 
 /* Sums of squares of the reduced gradient sums over the slice's blocks into blocks[b] (global
- * block numbers, zero elsewhere), or, without clipping, one partial sum into blocks[0] (only its
- * finiteness matters: it is not finite when some value is not). */
+ * block numbers, zero elsewhere), or, without clipping, into blocks[0] 0 or NaN: whether some
+ * value of the slice is not finite (once summed over the ranks, NaN when any rank saw one). */
 static void block_sums(nn_step *s) {
   const float *g = reduced(s);
   const int64_t n = s->hi - s->lo;
   if (s->c->optim.clip_norm <= 0) {
-    s->blocks[0] = nn_optim_sumsq(g, (size_t)n, 1.0f);
+    s->blocks[0] = nn_optim_any_nonfinite(g, (size_t)n) ? NAN : 0.0;
     return;
   }
   memset(s->blocks, 0, sizeof(double) * (size_t)s->n_blocks);

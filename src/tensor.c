@@ -24,5 +24,5 @@ NN_SIMD void nn_colsum(const float *X, int m, int n, float *out) {
 void nn_blas_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 
 void nn_blas_version(char *buf, size_t cap) {
-  snprintf(buf, cap, "BLAS: OpenBLAS (%s)", openblas_get_config());
+  snprintf(buf, cap, "BLAS: OpenBLAS (%s; kernels: %s)", openblas_get_config(), openblas_get_corename());
 }

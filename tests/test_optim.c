@@ -163,6 +163,29 @@ static void test_clip(void **st) {
   assert_near(nn_optim_sumsq(NULL, 0, 1.0f), 0.0, 0);
 }
 
+/* The sharded step's finiteness test: any Inf or NaN anywhere (also past a vector's width and
+ * in the tail), nothing else (huge, tiny, negative zero, denormal) */
+static void test_any_nonfinite(void **st) {
+  (void)st;
+  enum { NV = 67 };
+  float g[NV];
+  for (int i = 0; i < NV; i++) g[i] = (float)(i - 30) * 1e36f;
+  g[3] = -0.0f, g[4] = 1e-45f, g[5] = 3.4e38f;
+  assert_false(nn_optim_any_nonfinite(g, NV));
+  assert_false(nn_optim_any_nonfinite(NULL, 0));
+  const float bad[3] = {INFINITY, -INFINITY, NAN};
+  for (int b = 0; b < 3; b++)
+    for (int at = 0; at < NV; at += 11) {
+      float keep = g[at];
+      g[at] = bad[b];
+      assert_true(nn_optim_any_nonfinite(g, NV));
+      assert_false(nn_optim_any_nonfinite(g, (size_t)at)); /* the values before it are fine */
+      g[at] = keep;
+    }
+  g[NV - 1] = NAN;
+  assert_true(nn_optim_any_nonfinite(g, NV));
+}
+
 /* The step takes sums: scale and clip applied in the pass equal a mean and a clip taken before
  * it, bit for bit; a non-finite gradient entry is reported. */
 static void test_scale_clip_finite(void **st) {
@@ -301,7 +324,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_first_steps),   cmocka_unit_test(test_weight_decay),
       cmocka_unit_test(test_literal_values), cmocka_unit_test(test_adam_bias_correction),
-      cmocka_unit_test(test_clip), cmocka_unit_test(test_scale_clip_finite),          cmocka_unit_test(test_schedule),
+      cmocka_unit_test(test_clip), cmocka_unit_test(test_any_nonfinite), cmocka_unit_test(test_scale_clip_finite),          cmocka_unit_test(test_schedule),
       cmocka_unit_test(test_resume_exact),  cmocka_unit_test(test_init_and_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,6 +52,10 @@ void nn_optim_free(nn_optim *o);
  * L2 norm of the scaled gradient (the norm of a longer vector: add the sums of its blocks). */
 double nn_optim_sumsq(const float *g, size_t n, float scale);
 
+/* Whether some of the n values at g is Inf or NaN (a test on the bits, so it vectorises; far
+ * cheaper than a sum of squares when only finiteness matters). */
+bool nn_optim_any_nonfinite(const float *g, size_t n);
+
 /* The factor that clips a gradient of L2 norm `norm` to max_norm: max_norm / norm when
  * max_norm > 0 and norm > max_norm, else 1. */
 float nn_optim_clip_factor(double norm, float max_norm);

@@ -122,6 +122,9 @@ expect_out "smaller than the number of ranks" "message names the cause"
 expect_rc 1 "diverging run stops" mpi 2 train --set optim.name=sgd --set optim.lr=1e30 --set log.run_dir=nan
 expect_out "non-finite" "message says non-finite"
 expect_out "step 2 (epoch 1, batch 2)" "message names the step"
+expect_rc 1 "diverging run stops, sharded optimizer, 3 ranks" mpi 3 train --set optim.name=sgd --set optim.lr=1e30 \
+  --set train.shard_optimizer=true --set log.run_dir=nan3s
+expect_out "non-finite" "sharded: message says non-finite"
 
 # 7. one rank cannot read its data (a node-local file missing on one node): every rank stops with
 # the message, quickly. MPMD: rank 0 runs in a directory with the file, rank 1 in one without.
