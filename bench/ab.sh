@@ -7,7 +7,7 @@
 # e.g. the shared-memory single copy:
 #   bench/ab.sh bench/results/ab-cma.txt cma build/src/nnmpi \
 #     OMPI_MCA_btl_vader_single_copy_mechanism=cma none build/src/nnmpi ""
-# Environment: REPS (5), STEPS (997)
+# Environment: REPS (5), STEPS (997), SETS="key=value ..." more --set options for every run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 7 ] || { sed -n 2,10p "$0"; exit 2; }
@@ -16,6 +16,8 @@ reps=${REPS:-5} steps=${STEPS:-997}
 [ -f data/fashion-mnist.h5 ] || { echo "bench/ab.sh: data/fashion-mnist.h5 missing (run scripts/quickstart)" >&2; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+sets=()
+for kv in ${SETS:-}; do sets+=(--set "$kv"); done
 field() { grep '"event":"summary"' "$1" | tail -n 1 | grep -o "\"$2\":[-0-9.eE+]*" | head -n 1 | cut -d: -f2; }
 for r in $(seq "$reps"); do
   for v in 0 1; do
@@ -25,7 +27,7 @@ for r in $(seq "$reps"); do
       # shellcheck disable=SC2086
       env OPENBLAS_NUM_THREADS=1 ${envs[$v]} mpirun -np $np "${bins[$v]}" train -c configs/fashion-mnist.ini \
         --set train.max_steps="$steps" --set train.eval_every=0 --set checkpoint.every_epoch=false \
-        --set checkpoint.at_end=false --set log.progress=none --set log.run_dir="$dir" >/dev/null 2>&1
+        --set checkpoint.at_end=false --set log.progress=none --set log.run_dir="$dir" ${sets[@]+"${sets[@]}"} >/dev/null 2>&1
       echo "${names[$v]} $np $(field "$dir/metrics.jsonl" wall) $(field "$dir/metrics.jsonl" data)" | tee -a "$work/rows"
     done
   done
@@ -33,7 +35,7 @@ done
 med() { sort -n | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 {
   echo "# bench/ab.sh: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores; git $(git rev-parse --short HEAD 2>/dev/null || echo ?)"
-  echo "# command: REPS=$reps STEPS=$steps bench/ab.sh $*"
+  echo "# command: REPS=$reps STEPS=$steps${SETS:+ SETS=\"$SETS\"} bench/ab.sh $*"
   echo "# configs/fashion-mnist.ini, $steps steps, batch 128, no eval/checkpoints; A and B alternate, np 1 and 2"
   echo "# environment: $("${bins[0]}" --version | grep '^BLAS:'); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)} unless ENV sets it"
   echo "# variant np median_wall_s median_data_s"

@@ -53,13 +53,23 @@ void nn_optim_free(nn_optim *o) {
   o->n_state = 0;
 }
 
-double nn_optim_sumsq(const float *g, size_t n, float scale) {
-  double s = 0.0;
-  for (size_t i = 0; i < n; i++) {
+/* Eight partial sums (value i goes to sum i mod 8) instead of one chain of dependent adds: the
+ * compiler can keep them in one vector register, and each partial sum still adds its values in
+ * index order, so every CPU variant gives the same bits. */
+NN_SIMD double nn_optim_sumsq(const float *g, size_t n, float scale) {
+  enum { LANES = 8 };
+  double acc[LANES] = {0};
+  size_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int j = 0; j < LANES; j++) {
+      const float gi = g[i + j] * scale;
+      acc[j] += (double)gi * gi;
+    }
+  for (int j = 0; i < n; i++, j++) {
     const float gi = g[i] * scale;
-    s += (double)gi * gi;
+    acc[j] += (double)gi * gi;
   }
-  return s;
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 float nn_optim_clip_factor(double norm, float max_norm) {

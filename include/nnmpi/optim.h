@@ -48,8 +48,9 @@ const char *nn_optim_state_name(nn_optim_kind kind, int i);
 int nn_optim_init(nn_optim *o, const nn_optim_spec *s, size_t n);
 void nn_optim_free(nn_optim *o);
 
-/* Σ (g_i·scale)² over n values, accumulated in double in index order. Its square root is the
- * L2 norm of the scaled gradient (the norm of a longer vector: add the sums of its blocks). */
+/* Σ (g_i·scale)² over n values, accumulated in double: eight partial sums (i mod 8, each in
+ * index order) added in a fixed order, the same bits on every CPU. Its square root is the L2
+ * norm of the scaled gradient (the norm of a longer vector: add the sums of its blocks). */
 double nn_optim_sumsq(const float *g, size_t n, float scale);
 
 /* Whether some of the n values at g is Inf or NaN (a test on the bits, so it vectorises; far
