@@ -122,24 +122,24 @@ int nn_dist_max_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, s
  * of MPI_Sendrecv takes 69 us for the reduce-scatter and 53 us for the allgather (MPI_Allgather:
  * 64 us), together as long as MPI_Allreduce (bench/results/allreduce-ring.txt; 3 ranks too).
  * Block q (counts[q] values, in rank order) ends on rank q. Reduce-scatter step s (of N-1):
- * send block (r-s-1) mod N to rank r+1,
- * receive block (r-s-2) mod N from rank r-1 and add it to this rank's partial sum of that
- * block; the last step's sum is rank r's own block. Every message goes in pieces of at most
+ * send block (r-s-1) mod N to rank r+1, receive block (r-s-2) mod N from rank r-1 and add it
+ * to this rank's partial sum of that block; the last step's sum is rank r's own block. Every message goes in pieces of at most
  * NN_DIST_PIECE_BYTES (the same count of pieces on every rank), so the scratch buffer stays
  * small and no call is large enough for the shared-memory cliff. A block's sum is added up in
  * one fixed order along the ring and then sent to every rank (allgather), so all ranks end with
  * the same bits; the integer sums of exact mode are exact in any order. */
 enum { TAG_RING = 0x6e6e }; /* nnmpi's only point-to-point messages */
 
-typedef void add_fn(void *restrict dst, const void *restrict a, const void *restrict b, size_t n);
-static void add_f32(void *restrict dst, const void *restrict a, const void *restrict b, size_t n) {
+/* dst = a + b elementwise; dst may be a (the partial sums of the earlier steps), never b. */
+typedef void add_fn(void *dst, const void *a, const void *restrict b, size_t n);
+static void add_f32(void *dst, const void *a, const void *restrict b, size_t n) {
   float *d = dst;
-  const float *x = a, *y = b;
+  const float *x = a, *restrict y = b;
   for (size_t i = 0; i < n; i++) d[i] = x[i] + y[i];
 }
-static void add_i64(void *restrict dst, const void *restrict a, const void *restrict b, size_t n) {
+static void add_i64(void *dst, const void *a, const void *restrict b, size_t n) {
   int64_t *d = dst;
-  const int64_t *x = a, *y = b;
+  const int64_t *x = a, *restrict y = b;
   for (size_t i = 0; i < n; i++) d[i] = x[i] + y[i];
 }
 
