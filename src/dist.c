@@ -50,9 +50,10 @@ int nn_dist_init(int *argc, char ***argv) {
 
 static void *scratch; /* the ring's received piece, kept for the next step */
 static size_t scratch_cap;
+static size_t *ring_offs; /* the ring's block offsets, likewise */
 
 void nn_dist_finalize(void) {
-  free(scratch), scratch = NULL, scratch_cap = 0;
+  free(scratch), free(ring_offs), scratch = NULL, ring_offs = NULL, scratch_cap = 0;
   if (started_here && nn_dist_mpi_ready()) MPI_Finalize();
   started_here = 0;
 }
@@ -123,9 +124,10 @@ int nn_dist_max_f64(double *buf, size_t n) { return reduce(buf, n, MPI_DOUBLE, s
  * 64 us), together as long as MPI_Allreduce (bench/results/allreduce-ring.txt; 3 ranks too).
  * Block q (counts[q] values, in rank order) ends on rank q. Reduce-scatter step s (of N-1):
  * send block (r-s-1) mod N to rank r+1, receive block (r-s-2) mod N from rank r-1 and add it
- * to this rank's partial sum of that block; the last step's sum is rank r's own block. Every message goes in pieces of at most
- * NN_DIST_PIECE_BYTES (the same count of pieces on every rank), so the scratch buffer stays
- * small and no call is large enough for the shared-memory cliff. A block's sum is added up in
+ * to this rank's partial sum of that block; the last step's sum is rank r's own block. Every
+ * message goes in pieces of at most NN_DIST_PIECE_BYTES (the same count of pieces on every
+ * rank), so the scratch buffer stays small and no call is large enough for the shared-memory
+ * cliff. A block's sum is added up in
  * one fixed order along the ring and then sent to every rank (allgather), so all ranks end with
  * the same bits; the integer sums of exact mode are exact in any order. */
 enum { TAG_RING = 0x6e6e }; /* nnmpi's only point-to-point messages */
@@ -151,33 +153,33 @@ static size_t piece_len(const int *counts, int q, size_t j, size_t piece) {
   return lo >= c ? 0 : c - lo < piece ? c - lo : piece;
 }
 
-/* Block offsets (prefix sums of counts) into offs[0..size_), and the piece count every rank uses. */
-static size_t ring_layout(const int *counts, size_t elem, size_t *offs, size_t *piece) {
+/* The ring's layout for blocks of counts[q] values of elem bytes: ring_offs[q] (prefix sums of
+ * counts), *piece (values per piece) and *pieces (the piece count every rank uses); the scratch
+ * buffer holds one piece when scratch_too is set. Both buffers are kept for the next step. */
+static int ring_layout(const int *counts, size_t elem, bool scratch_too, size_t *piece, size_t *pieces) {
+  if (!ring_offs && !(ring_offs = malloc(sizeof(size_t) * (size_t)size_)))
+    return NN_FAIL(NN_ENOMEM, "ring offsets of %d ranks", size_);
   size_t max = 0, at = 0;
   for (int q = 0; q < size_; q++) {
-    offs[q] = at, at += (size_t)counts[q];
+    ring_offs[q] = at, at += (size_t)counts[q];
     if ((size_t)counts[q] > max) max = (size_t)counts[q];
   }
   *piece = NN_DIST_PIECE_BYTES / elem;
   if (max < *piece) *piece = max ? max : 1;
-  return (max + *piece - 1) / *piece;
-}
-
-static int ring_scratch(size_t bytes) {
-  if (bytes <= scratch_cap) return NN_OK;
-  void *p = realloc(scratch, bytes);
-  if (!p) return NN_FAIL(NN_ENOMEM, "reduce-scatter buffer of %zu bytes", bytes);
-  scratch = p, scratch_cap = bytes;
+  *pieces = (max + *piece - 1) / *piece;
+  if (!scratch_too || *piece * elem <= scratch_cap) return NN_OK;
+  void *p = realloc(scratch, *piece * elem);
+  if (!p) return NN_FAIL(NN_ENOMEM, "reduce-scatter buffer of %zu bytes", *piece * elem);
+  scratch = p, scratch_cap = *piece * elem;
   return NN_OK;
 }
 
 static int sum_scatter(void *buf, void *out, const int *counts, MPI_Datatype type, size_t elem, add_fn *add) {
   if (size_ == 1) return memcpy(out, buf, (size_t)counts[0] * elem), NN_OK;
-  size_t *offs = malloc(sizeof(size_t) * (size_t)size_), piece;
-  int rc = offs ? NN_OK : NN_FAIL(NN_ENOMEM, "reduce-scatter offsets");
+  size_t piece, pieces;
+  int rc = ring_layout(counts, elem, true, &piece, &pieces);
   if (rc) return rc;
-  const size_t pieces = ring_layout(counts, elem, offs, &piece);
-  if ((rc = ring_scratch(piece * elem))) return free(offs), rc;
+  const size_t *offs = ring_offs;
   const int next = mod(rank_ + 1, size_), prev = mod(rank_ - 1, size_);
   char *b = buf;
   begin("a reduce-scatter");
@@ -189,12 +191,11 @@ static int sum_scatter(void *buf, void *out, const int *counts, MPI_Datatype typ
       size_t ns = piece_len(counts, sb, j, piece), nr = piece_len(counts, rb, j, piece);
       int err = MPI_Sendrecv(b + (offs[sb] + j * piece) * elem, (int)ns, type, next, TAG_RING, scratch, (int)nr,
                              type, prev, TAG_RING, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      if (err != MPI_SUCCESS) return free(offs), failed(err, "a reduce-scatter");
+      if (err != MPI_SUCCESS) return failed(err, "a reduce-scatter");
       add(dst + j * piece * elem, b + (offs[rb] + j * piece) * elem, scratch, nr);
     }
   }
   end();
-  free(offs);
   return NN_OK;
 }
 
@@ -206,19 +207,13 @@ int nn_dist_sum_scatter_i64(int64_t *buf, int64_t *out, const int *counts) {
 }
 
 /* Ring allgather, in place: step s sends block (r-s) mod N to rank r+1 and receives block
- * (r-s-1) mod N from rank r-1 into its place, in pieces as above. The blocks must be
- * contiguous in rank order (displs are then the prefix sums of counts). */
-int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs) {
+ * (r-s-1) mod N from rank r-1 into its place, in pieces as above. */
+int nn_dist_allgather_f32(float *buf, const int *counts) {
   if (size_ == 1) return NN_OK;
-  size_t *offs = malloc(sizeof(size_t) * (size_t)size_), piece;
-  if (!offs) return NN_FAIL(NN_ENOMEM, "allgather offsets");
-  const size_t pieces = ring_layout(counts, sizeof *buf, offs, &piece);
-  for (int q = 0; q < size_; q++)
-    if (offs[q] != (size_t)displs[q]) {
-      free(offs);
-      return NN_FAIL(NN_EINTERNAL, "allgather: block %d at %d, expected %zu (blocks in rank order)", q, displs[q],
-                     offs[q]);
-    }
+  size_t piece, pieces;
+  int rc = ring_layout(counts, sizeof *buf, false, &piece, &pieces);
+  if (rc) return rc;
+  const size_t *offs = ring_offs;
   const int next = mod(rank_ + 1, size_), prev = mod(rank_ - 1, size_);
   begin("an allgather");
   for (int s = 0; s < size_ - 1; s++) {
@@ -227,11 +222,10 @@ int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs) {
       size_t ns = piece_len(counts, sb, j, piece), nr = piece_len(counts, rb, j, piece);
       int err = MPI_Sendrecv(buf + offs[sb] + j * piece, (int)ns, MPI_FLOAT, next, TAG_RING, buf + offs[rb] + j * piece,
                              (int)nr, MPI_FLOAT, prev, TAG_RING, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-      if (err != MPI_SUCCESS) return free(offs), failed(err, "an allgather");
+      if (err != MPI_SUCCESS) return failed(err, "an allgather");
     }
   }
   end();
-  free(offs);
   return NN_OK;
 }
 

@@ -218,6 +218,11 @@ int nn_loader_open_config(nn_loader *ld, const nn_config *c, const char *which) 
   return rc;
 }
 
+/* Asks for the bytes of one row ahead of their use. */
+static inline void prefetch_row(const char *row, size_t bytes) {
+  for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b);
+}
+
 NN_SIMD void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, float *out_X,
                       int32_t *out_y, float *out_Y) {
   const nn_split_info *info = &ld->info;
@@ -226,13 +231,11 @@ NN_SIMD void nn_loader_gather(const nn_loader *ld, const uint32_t *rows, int n, 
   /* rows are random, so each is a fresh run of cache misses: ask for the rows AHEAD rows on
    * while converting this one, so their loads overlap */
   enum { AHEAD = 4 };
-  for (int i = 0; i < n && i < AHEAD; i++)
-    for (size_t b = 0; b < row_bytes; b += 64) __builtin_prefetch((const char *)ld->X + rows[i] * row_bytes + b);
+  const char *X = ld->X;
+  for (int i = 0; i < n && i < AHEAD; i++) prefetch_row(X + rows[i] * row_bytes, row_bytes);
   for (int i = 0; i < n; i++) {
     const size_t r = rows[i];
-    if (i + AHEAD < n)
-      for (size_t b = 0; b < row_bytes; b += 64)
-        __builtin_prefetch((const char *)ld->X + rows[i + AHEAD] * row_bytes + b);
+    if (i + AHEAD < n) prefetch_row(X + rows[i + AHEAD] * row_bytes, row_bytes);
     float *o = out_X + (size_t)i * d;
     if (info->xtype == NN_DTYPE_U8) {
       const uint8_t *v = (const uint8_t *)ld->X + r * d;

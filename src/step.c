@@ -53,8 +53,7 @@ int nn_step_init(nn_step *s) {
                                                                      s->c->train.reduce == NN_REDUCE_EXACT)));
   s->lo = 0, s->hi = (int64_t)P;
   if (s->sharded) {
-    if (!(s->counts = calloc(2 * (size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice tables");
-    s->displs = s->counts + W;
+    if (!(s->counts = calloc((size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice table");
     for (int q = 0; q < W; q++) {
       int64_t blo, bhi;
       nn_shard_range(s->n_blocks, q, W, &blo, &bhi);
@@ -64,7 +63,7 @@ int nn_step_init(nn_step *s) {
                        "train.shard_optimizer: %zu parameters on %d ranks make slices beyond an MPI count; "
                        "set train.shard_optimizer = false",
                        P, W);
-      s->counts[q] = (int)(hi - lo), s->displs[q] = (int)lo;
+      s->counts[q] = (int)(hi - lo);
       if (q == r) s->lo = lo, s->hi = hi;
     }
   }
@@ -92,7 +91,7 @@ void nn_step_free(nn_step *s) {
   free(s->acc);
   free(s->acc_part);
   free(s->g_part);
-  s->counts = s->displs = NULL, s->blocks = NULL, s->acc = s->acc_part = NULL, s->g_part = NULL;
+  s->counts = NULL, s->blocks = NULL, s->acc = s->acc_part = NULL, s->g_part = NULL;
 }
 
 /* ---- this rank's gradient sums */
@@ -322,7 +321,7 @@ static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_st
     return NN_FAIL(NN_ENUMERIC, "non-finite gradient (NaN or Inf); lower optim.lr, set optim.clip_norm, or check the "
                                 "data");
   if (s->sharded) {
-    rc = nn_dist_allgather_f32(net->params, s->counts, s->displs);
+    rc = nn_dist_allgather_f32(net->params, s->counts);
     phase(s, NN_T_REDUCE, &t);
   }
   return rc;

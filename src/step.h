@@ -40,7 +40,7 @@ typedef struct nn_step {
   nn_optim opt; /* the state of this rank's slice [lo, hi) of the parameters */
   bool sharded;
   int64_t lo, hi;
-  int *counts, *displs; /* sharded: every rank's slice (values, offset) */
+  int *counts; /* sharded: every rank's slice (values; the slices follow each other in rank order) */
   int n_blocks;
   double *blocks;    /* per-block sums of squares (clipping) */
   int64_t *acc;      /* exact: fixed-point gradient sums, n_params + tail */

@@ -64,9 +64,9 @@ const char *nn_dist_host(int rank);
  * rank computes it. */
 int nn_dist_sum_scatter_f32(float *buf, float *out, const int *counts);
 int nn_dist_sum_scatter_i64(int64_t *buf, int64_t *out, const int *counts);
-/* In place: part r of buf (counts[r] values at displs[r]; parts contiguous in rank order)
- * comes from rank r, to every rank. */
-int nn_dist_allgather_f32(float *buf, const int *counts, const int *displs);
+/* In place: part r of buf (counts[r] values, the parts contiguous in rank order as for
+ * nn_dist_sum_scatter_*) comes from rank r, to every rank. */
+int nn_dist_allgather_f32(float *buf, const int *counts);
 
 /* The watchdog: a collective (any nn_dist_* call that waits on other ranks) still running after
  * `seconds` makes a separate thread call the handler with a message — "step 12: an allreduce
