@@ -141,7 +141,9 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
     snprintf(copies, sizeof copies, "1 copy in memory");
   nn_metrics_note(m, "layout: %d rank%s on %d node%s, up to %d per node (%s); training data: %s; optimizer state %s", W,
                   W == 1 ? "" : "s", n_nodes, n_nodes == 1 ? "" : "s", per_node, nodes, copies,
-                  m->sharded ? "sharded over the ranks" : "replicated on every rank");
+                  m->node_memory ? "sharded over the ranks, reduced and updated in node-shared memory"
+                  : m->sharded   ? "sharded over the ranks, reduced by MPI"
+                                 : "replicated on every rank");
   if (m->log) {
     char b1[32], b2[32];
     fprintf(m->log, "data: %s: %lld rows x %d features (%s), %s, %s sampling", train->where, (long long)train->info.n,
@@ -163,11 +165,11 @@ void nn_metrics_start(nn_metrics *m, const nn_config *c, const nn_loader *train,
                     (long long)p->epoch + 1, (long long)p->batch, (long long)p->step, p->world_size);
   json(m, "\"event\":\"start\",\"ranks\":%d,\"nodes\":%d,\"data_copies\":%d,\"params\":%zu,\"train_rows\":%lld,\"step\":%lld,"
           "\"epoch\":%lld,\"epochs\":%d,\"steps_per_epoch\":%lld,\"batch_size\":%d,\"reduce\":\"%s\","
-          "\"shard_optimizer\":%s,\"resumed\":%s",
+          "\"shard_optimizer\":%s,\"node_memory\":%s,\"resumed\":%s",
        W, n_nodes, n_copies, net->n_params, (long long)train->info.n,
        (long long)p->step, (long long)p->epoch, c->train.epochs, (long long)steps_per_epoch, c->train.batch_size,
        c->train.reduce == NN_REDUCE_EXACT ? "exact" : "fast", m->sharded ? "true" : "false",
-       resumed_from ? "true" : "false");
+       m->node_memory ? "true" : "false", resumed_from ? "true" : "false");
 }
 
 void nn_metrics_epoch_begin(nn_metrics *m) {

@@ -51,6 +51,7 @@ typedef struct nn_metrics {
   int jn_sum;
   int64_t steps_start;  /* step when this run started (resume) */
   bool sharded;         /* the optimiser is sharded (for the start event) */
+  bool node_memory;     /* ... and reduced and updated in node-shared memory */
   double epoch_t0;
   bool labels;          /* classification: report accuracy (else MSE) */
   char run_dir[NN_PATH_MAX]; /* rank 0: where metrics.jsonl and learning-curves.svg go */

@@ -27,33 +27,44 @@ int nn_net_init(nn_net *net, const nn_net_spec *spec, int cap) {
     nw += (size_t)3 * cap * net->sizes[l + 1];
   }
   net->n_params = np;
-  net->params = calloc(np, sizeof(float));
-  net->grads = calloc(np + NN_GRAD_EXTRA, sizeof(float));
+  net->own_params = calloc(np, sizeof(float));
+  net->own_grads = calloc(np + NN_GRAD_EXTRA, sizeof(float));
   net->work = calloc(nw, sizeof(float));
-  if (!net->params || !net->grads || !net->work) {
+  if (!net->own_params || !net->own_grads || !net->work) {
     nn_net_free(net);
     return NN_FAIL(NN_ENOMEM, "network of %zu parameters, batch %d: out of memory", np, cap);
   }
-  float *p = net->params, *g = net->grads, *w = net->work;
+  float *w = net->work;
   for (int l = 0; l < L; l++) {
     nn_layer *ly = &net->layers[l];
     ly->fan_in = net->sizes[l];
     ly->fan_out = net->sizes[l + 1];
     ly->act = l == L - 1 ? spec->output : spec->hidden;
-    size_t nW = (size_t)ly->fan_in * ly->fan_out, nZ = (size_t)cap * ly->fan_out;
-    ly->W = p, ly->b = p + nW, p += nW + ly->fan_out;
-    ly->dW = g, ly->db = g + nW, g += nW + ly->fan_out;
+    size_t nZ = (size_t)cap * ly->fan_out;
     ly->Z = w, ly->A = w + nZ, ly->dZ = w + 2 * nZ, w += 3 * nZ;
   }
+  nn_net_bind(net, NULL, NULL);
   return NN_OK;
+}
+
+void nn_net_bind(nn_net *net, float *params, float *grads) {
+  net->params = params ? params : net->own_params;
+  net->grads = grads ? grads : net->own_grads;
+  float *p = net->params, *g = net->grads;
+  for (int l = 0; l < net->n_layers; l++) {
+    nn_layer *ly = &net->layers[l];
+    size_t nW = (size_t)ly->fan_in * ly->fan_out;
+    ly->W = p, ly->b = p + nW, p += nW + ly->fan_out;
+    ly->dW = g, ly->db = g + nW, g += nW + ly->fan_out;
+  }
 }
 
 void nn_net_free(nn_net *net) {
   if (!net) return;
-  free(net->params);
-  free(net->grads);
+  free(net->own_params);
+  free(net->own_grads);
   free(net->work);
-  net->params = net->grads = net->work = NULL;
+  net->params = net->grads = net->work = net->own_params = net->own_grads = NULL;
   net->n_params = 0;
 }
 

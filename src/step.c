@@ -43,14 +43,60 @@ static int state_arrays(nn_optim_kind k) {
   return n;
 }
 
+/* Whether every rank of the job is on one node (as data.ranks_per_node sees nodes): a probe of
+ * node-shared memory, collective. */
+static int one_node(int ranks_per_node, bool *yes) {
+  nn_shm probe;
+  int rc = nn_dist_shm_alloc(&probe, 64, ranks_per_node);
+  if (rc) return rc;
+  *yes = probe.n_nodes == 1 && probe.node_size == nn_dist_size();
+  nn_dist_shm_free(&probe);
+  return NN_OK;
+}
+
+static size_t round_up(size_t bytes, size_t to) { return (bytes + to - 1) / to * to; }
+
+/* The node path's block: the parameters, every rank's gradient region (exact: fixed-point
+ * region), the scalars and the flags; each rank's regions start on their own pages. */
+static int node_alloc(nn_step *s, bool exact) {
+  const int W = nn_dist_size();
+  const size_t P = s->net->n_params, page = 4096, line = 64;
+  s->g_stride = round_up(sizeof(float) * (P + NN_GRAD_EXTRA), page) / sizeof(float);
+  s->a_stride = exact ? round_up(sizeof(int64_t) * (P + T_COUNT), page) / sizeof(int64_t) : 0;
+  const size_t o_grads = round_up(sizeof(float) * P, page), o_acc = o_grads + sizeof(float) * s->g_stride * W,
+               o_tail = o_acc + sizeof(int64_t) * s->a_stride * W,
+               o_blocks = o_tail + round_up(sizeof(double) * NN_STEP_TAIL_STRIDE * W, line),
+               o_flags = o_blocks + round_up(sizeof(double) * (size_t)s->n_blocks, line),
+               bytes = o_flags + sizeof(int) * NN_STEP_TAIL_STRIDE * W;
+  int rc = nn_dist_shm_alloc(&s->shm, bytes, s->c->data.ranks_per_node);
+  if (rc) return rc;
+  char *b = s->shm.base;
+  s->shm_params = (float *)b;
+  s->shm_grads = (float *)(b + o_grads);
+  s->shm_acc = exact ? (int64_t *)(b + o_acc) : NULL;
+  s->shm_tail = (double *)(b + o_tail);
+  s->shm_blocks = (double *)(b + o_blocks);
+  s->shm_finite = (int *)(b + o_flags);
+  if (s->shm.n_nodes != 1 || s->shm.node_rank != nn_dist_rank())
+    return NN_FAIL(NN_EINTERNAL, "node memory: rank %d is rank %d of %d node(s), expected one node in world order",
+                   nn_dist_rank(), s->shm.node_rank, s->shm.n_nodes);
+  return NN_OK;
+}
+
 int nn_step_init(nn_step *s) {
   const int W = nn_dist_size(), r = nn_dist_rank();
   const size_t P = s->net->n_params;
+  const bool exact = s->c->train.reduce == NN_REDUCE_EXACT, clip = s->c->optim.clip_norm > 0;
   s->n_blocks = (int)((P + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK);
   nn_shard_mode mode = s->c->train.shard_optimizer;
+  bool node = false;
+  int rc;
+  if (W > 1 && mode != NN_SHARD_OFF && s->c->train.node_memory && (rc = one_node(s->c->data.ranks_per_node, &node)))
+    return rc;
   s->sharded = W > 1 && (mode == NN_SHARD_ON ||
-                         (mode == NN_SHARD_AUTO && nn_step_shard_auto(P, W, state_arrays(s->c->optim.name),
-                                                                     s->c->train.reduce == NN_REDUCE_EXACT)));
+                         (mode == NN_SHARD_AUTO && (node || nn_step_shard_auto(P, W, state_arrays(s->c->optim.name),
+                                                                              exact))));
+  s->node = node && s->sharded;
   s->lo = 0, s->hi = (int64_t)P;
   if (s->sharded) {
     if (!(s->counts = calloc((size_t)W, sizeof(int)))) return NN_FAIL(NN_ENOMEM, "slice table");
@@ -68,14 +114,16 @@ int nn_step_init(nn_step *s) {
     }
   }
   const size_t part = (size_t)(s->hi - s->lo);
-  int rc = nn_optim_init(&s->opt, &s->c->optim, part);
-  if (rc) return rc;
-  bool exact = s->c->train.reduce == NN_REDUCE_EXACT, clip = s->c->optim.clip_norm > 0;
+  if ((rc = nn_optim_init(&s->opt, &s->c->optim, part))) return rc;
   if (clip && !(s->blocks = calloc((size_t)s->n_blocks + T_COUNT, sizeof(double))))
     return NN_FAIL(NN_ENOMEM, "gradient norm blocks");
   if (!clip && !(s->blocks = calloc(1 + T_COUNT, sizeof(double)))) return NN_FAIL(NN_ENOMEM, "step scalars");
-  if (exact && !(s->acc = malloc(sizeof(int64_t) * (P + T_COUNT))))
+  if (s->node) {
+    if ((rc = nn_dist_agree(node_alloc(s, exact)))) return rc;
+    if (exact) s->acc = s->shm_acc + (size_t)r * s->a_stride; /* sums_exact writes this rank's region */
+  } else if (exact && !(s->acc = malloc(sizeof(int64_t) * (P + T_COUNT)))) {
     return NN_FAIL(NN_ENOMEM, "exact reduction buffer of %zu values", P);
+  }
   if (s->sharded && !(s->g_part = malloc(sizeof(float) * (part ? part : 1))))
     return NN_FAIL(NN_ENOMEM, "gradient slice of %zu values", part);
   if (s->sharded && exact && !(s->acc_part = malloc(sizeof(int64_t) * (part ? part : 1))))
@@ -85,10 +133,16 @@ int nn_step_init(nn_step *s) {
 
 void nn_step_free(nn_step *s) {
   if (!s) return;
+  if (s->bound) { /* the net keeps the last parameters in its own memory */
+    memcpy(s->net->own_params, s->net->params, sizeof(float) * s->net->n_params);
+    nn_net_bind(s->net, NULL, NULL);
+    s->bound = false;
+  }
+  if (!s->node) free(s->acc);
+  nn_dist_shm_free(&s->shm);
   nn_optim_free(&s->opt);
   free(s->counts);
   free(s->blocks);
-  free(s->acc);
   free(s->acc_part);
   free(s->g_part);
   s->counts = NULL, s->blocks = NULL, s->acc = s->acc_part = NULL, s->g_part = NULL;
@@ -243,14 +297,8 @@ static int reduce_fast_sharded(nn_step *s, const double *mine, double *tail) {
   return rc;
 }
 
-/* exact: one int64 allreduce of [fixed-point sums | scalars] (unsharded), or a reduce-scatter
- * and a small allreduce of the scalars (sharded); then back to float. */
-static int reduce_exact(nn_step *s, double *tail) {
-  const size_t P = s->net->n_params;
-  int64_t *t = s->acc + P;
-  int rc = s->sharded ? nn_dist_sum_scatter_i64(s->acc, s->acc_part, s->counts) : NN_OK;
-  if (!rc) rc = s->sharded ? nn_dist_sum_i64(t, T_COUNT) : nn_dist_sum_i64(s->acc, P + T_COUNT);
-  if (rc) return rc;
+/* exact: the reduced scalars t into tail, and the range error any rank flagged. */
+static int exact_tail(const nn_step *s, const int64_t *t, double *tail) {
   for (int i = 0; i < T_COUNT; i++) tail[i] = (double)t[i];
   tail[T_LOSS] = ldexp((double)t[T_LOSS], -FIX_LOSS_BITS);
   if (t[T_ERR])
@@ -260,9 +308,99 @@ static int reduce_exact(nn_step *s, double *tail) {
                    "train.reduce = fast",
                    fmin(ldexp(1.0, 50 - FIX_BITS), ldexp(1.0, 62 - FIX_BITS) / nn_config_exact_chunks(s->c)),
                    fmin(ldexp(1.0, 50 - FIX_LOSS_BITS), ldexp(1.0, 62 - FIX_LOSS_BITS) / nn_config_exact_chunks(s->c)));
+  return NN_OK;
+}
+
+/* exact: one int64 allreduce of [fixed-point sums | scalars] (unsharded), or a reduce-scatter
+ * and a small allreduce of the scalars (sharded); then back to float. */
+static int reduce_exact(nn_step *s, double *tail) {
+  const size_t P = s->net->n_params;
+  int64_t *t = s->acc + P;
+  int rc = s->sharded ? nn_dist_sum_scatter_i64(s->acc, s->acc_part, s->counts) : NN_OK;
+  if (!rc) rc = s->sharded ? nn_dist_sum_i64(t, T_COUNT) : nn_dist_sum_i64(s->acc, P + T_COUNT);
+  if (rc || (rc = exact_tail(s, t, tail))) return rc;
   if (s->sharded) from_fixed(s->g_part, s->acc_part, (size_t)(s->hi - s->lo));
   else from_fixed(s->net->grads, s->acc, P);
   return NN_OK;
+}
+
+/* ---- the node path */
+
+enum { NODE_CHUNK = 2048 }; /* values added per pass over the regions (stay in L1) */
+
+/* out[i] = sum over r of regions[r * stride + i], r in order 0..W-1, for n values: one
+ * definition for the float gradients (fast) and the int64 fixed-point sums (exact). */
+#define ADD_REGIONS(name, T)                                                                 \
+  NN_SIMD static void name(T *restrict out, const T *regions, size_t stride, int W, size_t n) { \
+    for (size_t c = 0; c < n; c += NODE_CHUNK) {                                             \
+      const size_t m = n - c < NODE_CHUNK ? n - c : NODE_CHUNK;                              \
+      memcpy(out + c, regions + c, sizeof(T) * m);                                           \
+      for (int r = 1; r < W; r++) {                                                          \
+        const T *g = regions + (size_t)r * stride + c;                                       \
+        for (size_t i = 0; i < m; i++) out[c + i] += g[i];                                   \
+      }                                                                                      \
+    }                                                                                        \
+  }
+ADD_REGIONS(add_regions_f32, float)
+ADD_REGIONS(add_regions_i64, int64_t)
+#undef ADD_REGIONS
+
+/* First step: the parameters move into the block (node rank 0 copies; all ranks hold the same
+ * values, checked by the trainer) and the net points at the block and at this rank's region. */
+static int node_bind(nn_step *s) {
+  nn_net *net = s->net;
+  if (s->shm.node_rank == 0) memcpy(s->shm_params, net->params, sizeof(float) * net->n_params);
+  int rc = nn_dist_shm_sync(&s->shm);
+  if (rc) return rc;
+  nn_net_bind(net, s->shm_params, s->shm_grads + (size_t)s->shm.node_rank * s->g_stride);
+  s->bound = true;
+  return NN_OK;
+}
+
+/* The node path's reduction: this rank's scalars (fast: mine; exact: in its region after the
+ * sums) are in the block; after the barrier each rank adds its slice and all scalars over the
+ * regions in rank order, so every rank has the same scalars and each slice the same bits
+ * whichever rank adds it. */
+static int reduce_node(nn_step *s, const double *mine, double *tail) {
+  const int W = s->shm.node_size, r = s->shm.node_rank;
+  const size_t P = s->net->n_params, n = (size_t)(s->hi - s->lo);
+  if (mine) memcpy(s->shm_tail + (size_t)r * NN_STEP_TAIL_STRIDE, mine, sizeof(double) * T_COUNT);
+  int rc = nn_dist_shm_sync(&s->shm);
+  if (rc) return rc;
+  if (s->shm_acc) {
+    int64_t t[T_COUNT] = {0};
+    for (int q = 0; q < W; q++)
+      for (int i = 0; i < T_COUNT; i++) t[i] += s->shm_acc[(size_t)q * s->a_stride + P + (size_t)i];
+    if ((rc = exact_tail(s, t, tail))) return rc;
+    add_regions_i64(s->acc_part, s->shm_acc + s->lo, s->a_stride, W, n);
+    from_fixed(s->g_part, s->acc_part, n);
+    return NN_OK;
+  }
+  for (int i = 0; i < T_COUNT; i++) tail[i] = 0;
+  for (int q = 0; q < W; q++)
+    for (int i = 0; i < T_COUNT; i++) tail[i] += s->shm_tail[(size_t)q * NN_STEP_TAIL_STRIDE + (size_t)i];
+  add_regions_f32(s->g_part, s->shm_grads + s->lo, s->g_stride, W, n);
+  return NN_OK;
+}
+
+/* Clipping on the node path: this rank's block sums into the block, a barrier, all of them back
+ * (the slices are whole blocks, so every block has one writer). */
+static int node_blocks(nn_step *s) {
+  const int64_t b0 = s->lo / NN_STEP_BLOCK, b1 = (s->hi + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK;
+  memcpy(s->shm_blocks + b0, s->blocks + b0, sizeof(double) * (size_t)(b1 - b0));
+  int rc = nn_dist_shm_sync(&s->shm);
+  if (!rc) memcpy(s->blocks, s->shm_blocks, sizeof(double) * (size_t)s->n_blocks);
+  return rc;
+}
+
+/* The end of a node step: the flags of the updates, a barrier (no rank reads the parameters for
+ * the next step before every slice is updated), and whether every slice was finite. */
+static int node_end(nn_step *s, bool *finite) {
+  const int W = s->shm.node_size;
+  s->shm_finite[(size_t)s->shm.node_rank * NN_STEP_TAIL_STRIDE] = *finite;
+  int rc = nn_dist_shm_sync(&s->shm);
+  for (int q = 0; q < W && !rc; q++) *finite = *finite && s->shm_finite[(size_t)q * NN_STEP_TAIL_STRIDE];
+  return rc;
 }
 
 /* ---- the step */
@@ -282,16 +420,19 @@ static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_st
   double tail[T_COUNT] = {0};
   int rc;
   const bool exact = s->c->train.reduce == NN_REDUCE_EXACT;
+  if (s->node && !s->bound && (rc = node_bind(s))) return rc;
   if (exact) {
     int64_t *mine = s->acc + net->n_params;
     sums_exact(s, k, mine, &t);
     mine[T_STOP] = stop, mine[T_CKPT_TIME] = ckpt_time;
-    rc = reduce_exact(s, tail);
+    rc = s->node ? reduce_node(s, NULL, tail) : reduce_exact(s, tail);
   } else {
     double mine[T_COUNT] = {0};
     sums_fast(s, k, mine, &t);
     mine[T_STOP] = stop, mine[T_CKPT_TIME] = ckpt_time;
-    rc = s->sharded ? reduce_fast_sharded(s, mine, tail) : reduce_fast(s, mine, tail);
+    rc = s->node      ? reduce_node(s, mine, tail)
+         : s->sharded ? reduce_fast_sharded(s, mine, tail)
+                      : reduce_fast(s, mine, tail);
   }
   phase(s, NN_T_REDUCE, &t);
   if (rc) return rc;
@@ -307,20 +448,26 @@ static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_st
   float clip = 1.0f;
   bool finite = true;
   if (s->c->optim.clip_norm > 0) { /* sharded fast: the block sums came with the reduction */
-    if (!s->sharded || exact) block_sums(s);
-    if (s->sharded && exact && (rc = nn_dist_sum_f64(s->blocks, (size_t)s->n_blocks))) return rc;
+    if (!s->sharded || exact || s->node) block_sums(s);
+    if (s->node && (rc = node_blocks(s))) return rc;
+    if (s->sharded && exact && !s->node && (rc = nn_dist_sum_f64(s->blocks, (size_t)s->n_blocks))) return rc;
     double norm = block_norm(s, out->rows);
-    finite = isfinite(norm) || !s->sharded; /* unsharded, the update itself checks every value */
+    finite = isfinite(norm) || !s->sharded || s->node; /* else the update itself checks every value */
     clip = nn_optim_clip_factor(norm, s->c->optim.clip_norm);
-  } else if (s->sharded && !exact) {
+  } else if (s->sharded && !exact && !s->node) {
     finite = isfinite(s->blocks[0]); /* some rank's slice holds a NaN or Inf */
   }
   finite = finite && nn_optim_step(&s->opt, net->params + s->lo, reduced(s), scale, clip, lr);
   phase(s, NN_T_OPTIM, &t);
+  if (s->node) { /* every rank learns of any slice's non-finite value */
+    rc = node_end(s, &finite);
+    phase(s, NN_T_REDUCE, &t);
+    if (rc) return rc;
+  }
   if (!finite)
     return NN_FAIL(NN_ENUMERIC, "non-finite gradient (NaN or Inf); lower optim.lr, set optim.clip_norm, or check the "
                                 "data");
-  if (s->sharded) {
+  if (s->sharded && !s->node) {
     rc = nn_dist_allgather_f32(net->params, s->counts);
     phase(s, NN_T_REDUCE, &t);
   }

@@ -8,7 +8,13 @@
  * (whole blocks of NN_STEP_BLOCK values, nn_shard_range of the blocks); rank r keeps the
  * optimiser state of its slice only, updates only that slice of the parameters from its slice
  * of the reduced gradient, and the allgather gives every rank all parameters again. The update
- * of each value is the same arithmetic either way, so sharding changes no bit. */
+ * of each value is the same arithmetic either way, so sharding changes no bit.
+ *
+ * Node path (sharded, every rank on one node, train.node_memory): the parameters live once in
+ * node-shared memory and each rank's gradient sums in its own region there. After a barrier each
+ * rank adds its slice over the regions in rank order and updates that slice of the shared
+ * parameters in place; a second barrier ends the step. No MPI reduction and no allgather: the
+ * bytes the two halves of an allreduce would copy are read where they lie. */
 #ifndef NNMPI_STEP_H
 #define NNMPI_STEP_H
 
@@ -17,6 +23,7 @@
 
 #include "metrics.h"
 #include "nnmpi/config.h"
+#include "nnmpi/dist.h"
 #include "nnmpi/loader.h"
 #include "nnmpi/net.h"
 #include "nnmpi/optim.h"
@@ -46,7 +53,21 @@ typedef struct nn_step {
   int64_t *acc;      /* exact: fixed-point gradient sums, n_params + tail */
   int64_t *acc_part; /* exact + sharded: this rank's reduced slice */
   float *g_part;     /* sharded: this rank's slice of the reduced gradient */
+  /* the node path (NULL pointers without it) */
+  bool node;        /* chosen at init */
+  bool bound;       /* net->params and net->grads point into the block (from the first step) */
+  nn_shm shm;       /* the block: params | W gradient regions | W exact regions | scalars | flags */
+  float *shm_params;
+  float *shm_grads; /* region r (rank r's) at r * g_stride */
+  int64_t *shm_acc; /* exact: region r at r * a_stride, n_params + the scalars */
+  double *shm_tail; /* fast: rank r's scalars at r * NN_STEP_TAIL_STRIDE */
+  double *shm_blocks; /* clipping: block b's sum of squares, written by the rank owning it */
+  int *shm_finite;  /* rank r's update was finite, at r * NN_STEP_TAIL_STRIDE */
+  size_t g_stride, a_stride;
 } nn_step;
+
+/* Doubles between two ranks' scalars in the block (a cache line each). */
+enum { NN_STEP_TAIL_STRIDE = 8 };
 
 /* What one step yields besides the update. */
 typedef struct nn_step_out {
@@ -68,9 +89,11 @@ typedef struct nn_step_out {
 bool nn_step_shard_auto(size_t P, int W, int n_state, bool exact);
 
 /* Sets up s for the borrowed objects already in it (c, net, data, sampler, tm and the scratch):
- * sharding per train.shard_optimizer and the rank count, the optimiser of this rank's slice,
- * and the reduction buffers. Collective only in that every rank must call it. NN_ENOMEM,
- * NN_ECONFIG (a slice too large for an MPI count). */
+ * sharding per train.shard_optimizer and the rank count, the node path (train.node_memory, when
+ * the ranks share one node), the optimiser of this rank's slice, and the reduction buffers.
+ * Collective. NN_ENOMEM, NN_ECONFIG (a slice too large for an MPI count), dist failures.
+ * On the node path the first nn_step_run moves net's parameters into the block and points net
+ * at it; nn_step_free moves them back (net must outlive s). */
 int nn_step_init(nn_step *s);
 void nn_step_free(nn_step *s);
 

@@ -426,6 +426,7 @@ int nn_train(const nn_config *c, const nn_train_opts *o, nn_train_result *res) {
       r->tm.trace = &r->trace;
     }
     r->metrics.sharded = r->st.sharded;
+    r->metrics.node_memory = r->st.node;
     nn_metrics_start(&r->metrics, c, &r->train, r->have_eval ? &r->eval : NULL, &r->net, resumed ? r->last_ckpt : NULL,
                      &r->prog, r->steps_per_epoch, r->ckpt_dir);
     if (resumed && finished(r)) nn_metrics_warn(&r->metrics, "training is already complete (step %lld, epoch %lld): nothing to do",

@@ -50,9 +50,10 @@ typedef struct nn_net {
   nn_loss loss;
   float leaky_slope;
   size_t n_params;       /* floats in params (== in grads) */
-  float *params;         /* one allocation */
+  float *params;         /* one allocation (or, after nn_net_bind, memory the net does not own) */
   float *grads;          /* one allocation of n_params + NN_GRAD_EXTRA floats: the tail is free
                             for per-step scalars that ride in the same allreduce */
+  float *own_params, *own_grads; /* the net's own allocations, freed by nn_net_free */
   int cap;               /* batch capacity of the workspace */
   float *work;           /* one allocation: every layer's Z, A, dZ */
 } nn_net;
@@ -61,6 +62,11 @@ typedef struct nn_net {
  * Params are not initialised (see nn_net_init_params). NN_ENOMEM / NN_ECONFIG. */
 int nn_net_init(nn_net *net, const nn_net_spec *spec, int cap);
 void nn_net_free(nn_net *net);
+
+/* Points params and grads (and every layer's views) at other buffers of n_params and
+ * n_params + NN_GRAD_EXTRA floats, which the caller keeps alive; NULL for both points them back
+ * at the net's own. Copies nothing: the caller moves the values it needs. */
+void nn_net_bind(nn_net *net, float *params, float *grads);
 
 /* Weights from init scheme (He/Xavier, uniform/normal; auto by activation), biases zero,
  * drawn from rng. The same rng state gives the same params on every rank. */

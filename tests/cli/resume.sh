@@ -43,13 +43,15 @@ expect_rc 0 "exact, resume on 3 ranks" mpi 3 train "${cfg[@]}" --set train.reduc
 if same_weights "$(newest_ckpt ex1)" "$(newest_ckpt ex23)"; then pass "exact: 2 ranks then 3 ranks = 1 rank, bit for bit"
 else fail "exact: rank-count change is not bit-exact"; fi
 # the same across sharded and replicated optimiser state (the checkpoint holds the whole state
-# either way): 2 ranks sharded, then 3 replicated, then 3 sharded
+# either way): 2 ranks sharded in node memory, then 3 replicated, then 3 sharded through MPI
 ex=("${cfg[@]}" --set train.reduce=exact --set log.run_dir=ex23s)
 expect_rc 75 "exact, 2 ranks sharded, stop at 37" mpi 2 train "${ex[@]}" --set train.shard_optimizer=true --stop-after-steps 37
-expect_out "optimizer state sharded over the ranks" "the layout line says sharded"
+expect_out "optimizer state sharded over the ranks, reduced and updated in node-shared memory" "the layout line says sharded in node memory"
 expect_rc 75 "exact, 3 ranks replicated, stop at 80" mpi 3 train "${ex[@]}" --set train.shard_optimizer=false --stop-after-steps 80
 expect_out "optimizer state replicated on every rank" "the layout line says replicated"
-expect_rc 0 "exact, 3 ranks sharded, to the end" mpi 3 train "${ex[@]}" --set train.shard_optimizer=true
+expect_rc 0 "exact, 3 ranks sharded through MPI, to the end" mpi 3 train "${ex[@]}" --set train.shard_optimizer=true \
+  --set train.node_memory=false
+expect_out "optimizer state sharded over the ranks, reduced by MPI" "the layout line says sharded through MPI"
 if same_state "$(newest_ckpt ex1)" "$(newest_ckpt ex23s)"; then
   pass "exact: sharded 2, replicated 3, sharded 3 = 1 rank, weights and optimiser state bit for bit"
 else fail "exact: resume across sharded and replicated state is not bit-exact"; fi

@@ -52,53 +52,72 @@ expect_out "2 chunks per batch (train.exact_chunks = 0: auto" "names the automat
 expect_rc 2 "exact with shard sampling" mpi 1 train --set train.reduce=exact --set data.sampling=shard --set log.run_dir=x
 expect_out "requires data.sampling = global" "names the conflict"
 
-# 4d. sharded optimizer (train.shard_optimizer): each rank updates its slice of the parameters;
-# the arithmetic per value is the same, so exact mode stays bit-identical to one rank (weights
-# and the whole optimiser state in the checkpoint), also with clipping by the global norm, and
-# on 2 ranks (where a sum of two is the same either way) fast mode sharded equals unsharded
-for sh in true false; do
-  expect_rc 0 "exact + clipping, 3 ranks, shard_optimizer=$sh" mpi 3 train -c "$SRC/configs/spirals.ini" \
-    --set train.max_steps=60 --set train.reduce=exact --set train.exact_chunks=8 --set optim.clip_norm=0.5 --set train.shard_optimizer=$sh \
-    --set log.run_dir=clip3-$sh
+# 4d. sharded optimizer (train.shard_optimizer): each rank updates its slice of the parameters,
+# on one node through node-shared memory (train.node_memory), else after an MPI reduce-scatter
+# and before an allgather (ring). The arithmetic per value is the same on every path, so exact
+# mode stays bit-identical to one rank (weights and the whole optimiser state in the
+# checkpoint), also with clipping by the global norm, and on 2 ranks (where a sum of two is the
+# same either way) fast mode gives the same bits on all three paths.
+declare -A path=([node]="--set train.shard_optimizer=true --set train.node_memory=true"
+  [ring]="--set train.shard_optimizer=true --set train.node_memory=false"
+  [repl]="--set train.shard_optimizer=false")
+for p in node ring repl; do
+  expect_rc 0 "exact + clipping, 3 ranks, $p" mpi 3 train -c "$SRC/configs/spirals.ini" \
+    --set train.max_steps=60 --set train.reduce=exact --set train.exact_chunks=8 --set optim.clip_norm=0.5 ${path[$p]} \
+    --set log.run_dir=clip3-$p
 done
 expect_rc 0 "exact + clipping, 1 rank" mpi 1 train -c "$SRC/configs/spirals.ini" --set train.max_steps=60 \
   --set train.reduce=exact --set train.exact_chunks=8 --set optim.clip_norm=0.5 --set log.run_dir=clip1
-for sh in true false; do
-  expect_same_state "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$sh)" "exact + clipping: 3 ranks (shard_optimizer=$sh) vs 1 rank"
+for p in node ring repl; do
+  expect_same_state "$(newest_ckpt clip1)" "$(newest_ckpt clip3-$p)" "exact + clipping: 3 ranks ($p) vs 1 rank"
 done
-for sh in true false; do
-  expect_rc 0 "fast, momentum, 2 ranks, shard_optimizer=$sh" mpi 2 train -c "$SRC/configs/spirals.ini" \
-    --set train.max_steps=60 --set optim.name=momentum --set optim.lr=0.05 --set train.shard_optimizer=$sh \
-    --set log.run_dir=fast2-$sh
+for p in node ring repl; do
+  expect_rc 0 "fast, momentum, 2 ranks, $p" mpi 2 train -c "$SRC/configs/spirals.ini" \
+    --set train.max_steps=60 --set optim.name=momentum --set optim.lr=0.05 ${path[$p]} --set log.run_dir=fast2-$p
+  [ $p = ring ] && expect_out "sharded over the ranks, reduced by MPI" "the layout line names the MPI path"
 done
-expect_same_state "$(newest_ckpt fast2-true)" "$(newest_ckpt fast2-false)" "fast, 2 ranks: sharded vs unsharded"
+expect_same_state "$(newest_ckpt fast2-node)" "$(newest_ckpt fast2-repl)" "fast, 2 ranks: node memory vs replicated"
+expect_same_state "$(newest_ckpt fast2-ring)" "$(newest_ckpt fast2-repl)" "fast, 2 ranks: ring vs replicated"
 # a gradient above dist.c's 8 MiB pieces (2.25 M parameters: 9 MB as floats, 18 MB as exact's
-# int64): the allreduce in pieces and the ring reduce-scatter (uneven slices on 3 ranks) give
-# the same bits as one rank (exact) and as each other (fast, 2 ranks); rings whose blocks
-# span several pieces are tested in tests/test_dist.c
+# int64): the allreduce in pieces, the ring reduce-scatter (uneven slices on 3 ranks) and the
+# node path's chunked adds give the same bits as one rank (exact) and as each other (fast, 2
+# ranks); rings whose blocks span several pieces are tested in tests/test_dist.c
 big=(-c "$SRC/configs/spirals.ini" --set model.layers=2,1500,1500,2 --set train.max_steps=4 --set optim.lr=0.001 --set train.exact_chunks=8)
 expect_rc 0 "2.25 M parameters, exact, 1 rank" mpi 1 train "${big[@]}" --set train.reduce=exact --set log.run_dir=big1
-expect_rc 0 "2.25 M parameters, exact, 3 ranks sharded" mpi 3 train "${big[@]}" --set train.reduce=exact \
-  --set train.shard_optimizer=true --set log.run_dir=big3s
+for p in node ring; do
+  expect_rc 0 "2.25 M parameters, exact, 3 ranks, $p" mpi 3 train "${big[@]}" --set train.reduce=exact \
+    ${path[$p]} --set log.run_dir=big3-$p
+done
 expect_rc 0 "2.25 M parameters, exact, 2 ranks replicated" mpi 2 train "${big[@]}" --set train.reduce=exact \
-  --set train.shard_optimizer=false --set log.run_dir=big2
-for d in big3s big2; do
+  ${path[repl]} --set log.run_dir=big2
+for d in big3-node big3-ring big2; do
   expect_same_state "$(newest_ckpt big1)" "$(newest_ckpt $d)" "2.25 M parameters, exact: $d vs 1 rank"
 done
-for sh in true false; do
-  expect_rc 0 "2.25 M parameters, fast, 2 ranks, shard_optimizer=$sh" mpi 2 train "${big[@]}" \
-    --set train.shard_optimizer=$sh --set log.run_dir=bigf-$sh
+for p in node ring repl; do
+  expect_rc 0 "2.25 M parameters, fast, 2 ranks, $p" mpi 2 train "${big[@]}" ${path[$p]} --set log.run_dir=bigf-$p
 done
-if h5diff -q "$(newest_ckpt bigf-true)" "$(newest_ckpt bigf-false)" /model /model; then
-  pass "2.25 M parameters, fast, 2 ranks: sharded (ring) bit-identical to replicated (pieces)"
-else fail "2.25 M parameters, fast, 2 ranks: sharded differs from replicated"; fi
-# auto shards only a large optimiser state (256 MiB) in fast mode: the default model's 1.9 MB
-# stays replicated; in exact mode it shards on 2 or more ranks, and never on one
+for p in node ring; do
+  if h5diff -q "$(newest_ckpt bigf-$p)" "$(newest_ckpt bigf-repl)" /model /model; then
+    pass "2.25 M parameters, fast, 2 ranks: $p bit-identical to replicated (pieces)"
+  else fail "2.25 M parameters, fast, 2 ranks: $p differs from replicated"; fi
+done
+# auto shards through node memory when all ranks share a node (fast and exact); across nodes
+# (pretended with data.ranks_per_node = 1) only a large optimiser state (256 MiB) in fast mode,
+# so the default model stays replicated there; in exact mode it shards on 2 or more ranks, and
+# never on one
 expect_rc 0 "shard_optimizer=auto, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set log.run_dir=auto2
-expect_out "optimizer state replicated on every rank" "auto keeps a small optimiser state replicated"
-expect_rc 0 "shard_optimizer=auto, exact, 2 ranks" mpi 2 train --set train.max_steps=3 --set train.reduce=exact \
-  --set log.run_dir=auto2x
-expect_out "optimizer state sharded over the ranks" "auto shards in exact mode"
+expect_out "optimizer state sharded over the ranks, reduced and updated in node-shared memory" \
+  "auto shards through node memory on one node"
+grep -q '"node_memory":true' auto2/metrics.jsonl && pass "the start event says node_memory" || fail "no node_memory in the start event"
+expect_rc 0 "shard_optimizer=auto, default model, 2 ranks on 2 pretend nodes" mpi 2 train --set train.max_steps=3 \
+  --set data.ranks_per_node=1 --set log.run_dir=auto2n
+expect_out "optimizer state replicated on every rank" "auto keeps a small optimiser state replicated across nodes"
+expect_rc 0 "shard_optimizer=auto, exact, 2 ranks on 2 pretend nodes" mpi 2 train --set train.max_steps=3 \
+  --set train.reduce=exact --set data.ranks_per_node=1 --set log.run_dir=auto2x
+expect_out "optimizer state sharded over the ranks, reduced by MPI" "auto shards in exact mode across nodes"
+expect_rc 0 "shard_optimizer=auto, node_memory=false, 2 ranks" mpi 2 train --set train.max_steps=3 \
+  --set train.node_memory=false --set log.run_dir=auto2f
+expect_out "optimizer state replicated on every rank" "node_memory=false keeps the MPI rules"
 expect_rc 0 "shard_optimizer=auto, exact, 1 rank" mpi 1 train --set train.max_steps=3 --set train.reduce=exact \
   --set log.run_dir=auto1x
 expect_out "optimizer state replicated on every rank" "auto does not shard one rank"
@@ -122,9 +141,11 @@ expect_out "smaller than the number of ranks" "message names the cause"
 expect_rc 1 "diverging run stops" mpi 2 train --set optim.name=sgd --set optim.lr=1e30 --set log.run_dir=nan
 expect_out "non-finite" "message says non-finite"
 expect_out "step 2 (epoch 1, batch 2)" "message names the step"
-expect_rc 1 "diverging run stops, sharded optimizer, 3 ranks" mpi 3 train --set optim.name=sgd --set optim.lr=1e30 \
-  --set train.shard_optimizer=true --set log.run_dir=nan3s
-expect_out "non-finite" "sharded: message says non-finite"
+for p in node ring; do
+  expect_rc 1 "diverging run stops, sharded optimizer, 3 ranks, $p" mpi 3 train --set optim.name=sgd --set optim.lr=1e30 \
+    ${path[$p]} --set log.run_dir=nan3-$p
+  expect_out "non-finite" "sharded ($p): message says non-finite"
+done
 
 # 7. one rank cannot read its data (a node-local file missing on one node): every rank stops with
 # the message, quickly. MPMD: rank 0 runs in a directory with the file, rank 1 in one without.
