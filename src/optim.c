@@ -138,28 +138,39 @@ NN_SIMD static int adam(size_t n, float *restrict p, const float *restrict g, fl
  *   adam:       m = b1*m + (1-b1)*g';  v = b2*v + (1-b2)*g'^2;
  *               p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
  *   adamw:      p -= lr*wd*p (decoupled, on the old p), then the adam update with g' = g (PyTorch) */
-bool nn_optim_step(nn_optim *o, float *params, const float *g, float scale, float clip, float lr) {
-  const size_t n = o->n;
-  const float wd = o->weight_decay, b1 = o->beta1, b2 = o->beta2;
-  const float l2 = o->kind == NN_OPT_ADAMW ? 0.0f : wd;
-  int bad = 0;
+void nn_optim_begin(nn_optim *o, float lr, nn_optim_pass *pass) {
+  const float wd = o->weight_decay;
   o->t++;
+  *pass = (nn_optim_pass){.lr = lr, .l2 = o->kind == NN_OPT_ADAMW ? 0.0f : wd, .step = lr, .rbc2 = 1.0f, .decay = 1.0f};
+  if (o->kind == NN_OPT_ADAM || o->kind == NN_OPT_ADAMW) {
+    const double bc1 = 1.0 - pow(o->beta1, (double)o->t), bc2 = 1.0 - pow(o->beta2, (double)o->t);
+    pass->step = (float)(lr / bc1), pass->rbc2 = (float)(1.0 / sqrt(bc2));
+    pass->decay = o->kind == NN_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
+  }
+}
+
+bool nn_optim_apply(const nn_optim *o, const nn_optim_pass *ps, size_t off, size_t n, float *params, const float *g,
+                    float scale, float clip) {
+  int bad = 0;
   switch (o->kind) {
-  case NN_OPT_SGD: bad = sgd(n, params, g, scale, clip, l2, lr); break;
+  case NN_OPT_SGD: bad = sgd(n, params, g, scale, clip, ps->l2, ps->lr); break;
   case NN_OPT_MOMENTUM:
   case NN_OPT_NESTEROV:
-    bad = momentum(n, params, g, o->state, scale, clip, l2, lr, o->momentum, o->kind == NN_OPT_NESTEROV);
+    bad = momentum(n, params, g, o->state + off, scale, clip, ps->l2, ps->lr, o->momentum, o->kind == NN_OPT_NESTEROV);
     break;
   case NN_OPT_ADAM:
-  case NN_OPT_ADAMW: {
-    const double bc1 = 1.0 - pow(b1, (double)o->t), bc2 = 1.0 - pow(b2, (double)o->t);
-    const float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
-    const float decay = o->kind == NN_OPT_ADAMW ? 1.0f - lr * wd : 1.0f;
-    bad = adam(n, params, g, o->state, o->state + n, scale, clip, b1, b2, l2, step, rbc2, decay, o->eps);
+  case NN_OPT_ADAMW:
+    bad = adam(n, params, g, o->state + off, o->state + o->n + off, scale, clip, o->beta1, o->beta2, ps->l2, ps->step,
+               ps->rbc2, ps->decay, o->eps);
     break;
   }
-  }
   return !bad;
+}
+
+bool nn_optim_step(nn_optim *o, float *params, const float *g, float scale, float clip, float lr) {
+  nn_optim_pass pass;
+  nn_optim_begin(o, lr, &pass);
+  return nn_optim_apply(o, &pass, 0, o->n, params, g, scale, clip);
 }
 
 /* lr(step): warmup  lr*(step+1)/W                         for step < W

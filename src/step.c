@@ -69,7 +69,7 @@ static int node_alloc(nn_step *s, bool exact) {
                o_flags = o_blocks + round_up(sizeof(double) * (size_t)s->n_blocks, line),
                bytes = o_flags + sizeof(int) * NN_STEP_TAIL_STRIDE * W;
   int rc = nn_dist_shm_alloc(&s->shm, bytes, s->c->data.ranks_per_node);
-  if (rc) return rc;
+  if (rc) return nn_fail_prefix(rc, "train.node_memory (set it to false to reduce through MPI instead): ");
   char *b = s->shm.base;
   s->shm_params = (float *)b;
   s->shm_grads = (float *)(b + o_grads);
@@ -345,6 +345,17 @@ ADD_REGIONS(add_regions_f32, float)
 ADD_REGIONS(add_regions_i64, int64_t)
 #undef ADD_REGIONS
 
+/* out = the reduced gradient of slice values [c, c + m) (exact: through acc_part). */
+static void node_slice(nn_step *s, size_t c, size_t m, float *out) {
+  const int W = s->shm.node_size;
+  if (s->shm_acc) {
+    add_regions_i64(s->acc_part, s->shm_acc + s->lo + c, s->a_stride, W, m);
+    from_fixed(out, s->acc_part, m);
+  } else {
+    add_regions_f32(out, s->shm_grads + s->lo + c, s->g_stride, W, m);
+  }
+}
+
 /* First step: the parameters move into the block (node rank 0 copies; all ranks hold the same
  * values, checked by the trainer) and the net points at the block and at this rank's region. */
 static int node_bind(nn_step *s) {
@@ -372,15 +383,29 @@ static int reduce_node(nn_step *s, const double *mine, double *tail) {
     for (int q = 0; q < W; q++)
       for (int i = 0; i < T_COUNT; i++) t[i] += s->shm_acc[(size_t)q * s->a_stride + P + (size_t)i];
     if ((rc = exact_tail(s, t, tail))) return rc;
-    add_regions_i64(s->acc_part, s->shm_acc + s->lo, s->a_stride, W, n);
-    from_fixed(s->g_part, s->acc_part, n);
-    return NN_OK;
+  } else {
+    for (int i = 0; i < T_COUNT; i++) tail[i] = 0;
+    for (int q = 0; q < W; q++)
+      for (int i = 0; i < T_COUNT; i++) tail[i] += s->shm_tail[(size_t)q * NN_STEP_TAIL_STRIDE + (size_t)i];
   }
-  for (int i = 0; i < T_COUNT; i++) tail[i] = 0;
-  for (int q = 0; q < W; q++)
-    for (int i = 0; i < T_COUNT; i++) tail[i] += s->shm_tail[(size_t)q * NN_STEP_TAIL_STRIDE + (size_t)i];
-  add_regions_f32(s->g_part, s->shm_grads + s->lo, s->g_stride, W, n);
+  if (s->c->optim.clip_norm > 0) node_slice(s, 0, n, s->g_part); /* the norm needs the whole slice first */
   return NN_OK;
+}
+
+/* The update of the slice without clipping, fused with the adds: piece by piece, the reduced
+ * gradient of NODE_CHUNK values (in L1) goes straight into the optimiser, so the slice's
+ * gradient is never written out and read back. The same arithmetic as the unfused update. */
+static bool node_update(nn_step *s, float scale, float lr) {
+  const size_t n = (size_t)(s->hi - s->lo);
+  nn_optim_pass pass;
+  nn_optim_begin(&s->opt, lr, &pass);
+  bool finite = true;
+  for (size_t c = 0; c < n; c += NODE_CHUNK) {
+    const size_t m = n - c < NODE_CHUNK ? n - c : NODE_CHUNK;
+    node_slice(s, c, m, s->g_part);
+    finite &= nn_optim_apply(&s->opt, &pass, c, m, s->net->params + s->lo + c, s->g_part, scale, 1.0f);
+  }
+  return finite;
 }
 
 /* Clipping on the node path: this rank's block sums into the block, a barrier, all of them back
@@ -420,7 +445,11 @@ static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_st
   double tail[T_COUNT] = {0};
   int rc;
   const bool exact = s->c->train.reduce == NN_REDUCE_EXACT;
-  if (s->node && !s->bound && (rc = node_bind(s))) return rc;
+  if (s->node && !s->bound) { /* once: the parameters move into node memory (the reduction's set-up) */
+    rc = node_bind(s);
+    phase(s, NN_T_REDUCE, &t);
+    if (rc) return rc;
+  }
   if (exact) {
     int64_t *mine = s->acc + net->n_params;
     sums_exact(s, k, mine, &t);
@@ -457,7 +486,8 @@ static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_st
   } else if (s->sharded && !exact && !s->node) {
     finite = isfinite(s->blocks[0]); /* some rank's slice holds a NaN or Inf */
   }
-  finite = finite && nn_optim_step(&s->opt, net->params + s->lo, reduced(s), scale, clip, lr);
+  if (s->node && s->c->optim.clip_norm <= 0) finite = node_update(s, scale, lr);
+  else finite = finite && nn_optim_step(&s->opt, net->params + s->lo, reduced(s), scale, clip, lr);
   phase(s, NN_T_OPTIM, &t);
   if (s->node) { /* every rank learns of any slice's non-finite value */
     rc = node_end(s, &finite);

@@ -251,6 +251,42 @@ static void test_schedule(void **st) {
   assert_near(nn_optim_lr(&c, 5, 5), 0.06, 1e-6); /* S = max(1, total - W) never divides by 0 */
 }
 
+/* The update in pieces (begin once, apply per piece, pieces of 1, 7 and the rest) has the bits
+ * of one nn_optim_step, for every kind, over several steps; a NaN in one piece is reported by
+ * that piece only. */
+static void test_pieces(void **st) {
+  (void)st;
+  enum { M = 53 };
+  const size_t cut[] = {0, 1, 8, M};
+  for (nn_optim_kind k = NN_OPT_SGD; k <= NN_OPT_ADAMW; k++) {
+    nn_optim_spec c = cfg(k, 0.05f, 0.01f);
+    float pa[M], pb[M], g[M];
+    nn_optim a, b;
+    for (int i = 0; i < M; i++) pa[i] = pb[i] = sinf((float)i);
+    assert_int_equal(nn_optim_init(&a, &c, M), NN_OK);
+    assert_int_equal(nn_optim_init(&b, &c, M), NN_OK);
+    for (int s = 0; s < 4; s++) {
+      for (int i = 0; i < M; i++) g[i] = 3.0f * cosf((float)(i * 5 + s)) + pa[i];
+      float lr = nn_optim_lr(&c, s, 4);
+      assert_true(nn_optim_step(&a, pa, g, 0.5f, 0.75f, lr));
+      nn_optim_pass pass;
+      nn_optim_begin(&b, lr, &pass);
+      for (int j = 0; j < 3; j++)
+        assert_true(nn_optim_apply(&b, &pass, cut[j], cut[j + 1] - cut[j], pb + cut[j], g + cut[j], 0.5f, 0.75f));
+    }
+    assert_memory_equal(pa, pb, sizeof pa);
+    if (a.n_state) assert_memory_equal(a.state, b.state, sizeof(float) * (size_t)a.n_state * M);
+    assert_int_equal(a.t, b.t);
+    g[3] = NAN;
+    nn_optim_pass pass;
+    nn_optim_begin(&b, 0.1f, &pass);
+    assert_true(nn_optim_apply(&b, &pass, 0, 1, pb, g, 1.0f, 1.0f));
+    assert_false(nn_optim_apply(&b, &pass, 1, M - 1, pb + 1, g + 1, 1.0f, 1.0f));
+    nn_optim_free(&a);
+    nn_optim_free(&b);
+  }
+}
+
 static void test_resume_exact(void **st) {
   (void)st;
   enum { M = 37 };
@@ -325,7 +361,7 @@ int main(void) {
       cmocka_unit_test(test_first_steps),   cmocka_unit_test(test_weight_decay),
       cmocka_unit_test(test_literal_values), cmocka_unit_test(test_adam_bias_correction),
       cmocka_unit_test(test_clip), cmocka_unit_test(test_any_nonfinite), cmocka_unit_test(test_scale_clip_finite),          cmocka_unit_test(test_schedule),
-      cmocka_unit_test(test_resume_exact),  cmocka_unit_test(test_init_and_names),
+      cmocka_unit_test(test_resume_exact), cmocka_unit_test(test_pieces),  cmocka_unit_test(test_init_and_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

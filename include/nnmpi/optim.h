@@ -67,6 +67,18 @@ float nn_optim_clip_factor(double norm, float max_norm);
  * otherwise params and state are garbage and training must stop. */
 bool nn_optim_step(nn_optim *o, float *params, const float *g, float scale, float clip, float lr);
 
+/* The same update applied in pieces (e.g. as the gradient of each piece is assembled):
+ * nn_optim_begin counts the step and fixes its constants in *pass, then nn_optim_apply updates
+ * values [off, off + n) — params and g point at value off — with exactly the arithmetic of
+ * nn_optim_step, so any split gives its bits. nn_optim_step = begin + apply of all o->n values.
+ * apply returns true when every g of the piece is finite. */
+typedef struct nn_optim_pass {
+  float lr, l2, step, rbc2, decay; /* lr, L2 coefficient, Adam's lr/bc1, 1/sqrt(bc2), AdamW's decay */
+} nn_optim_pass;
+void nn_optim_begin(nn_optim *o, float lr, nn_optim_pass *pass);
+bool nn_optim_apply(const nn_optim *o, const nn_optim_pass *pass, size_t off, size_t n, float *params, const float *g,
+                    float scale, float clip);
+
 /* Learning rate at global step `step` (0-based) of total_steps under schedule s. */
 float nn_optim_lr(const nn_optim_spec *s, int64_t step, int64_t total_steps);
 
