@@ -36,6 +36,11 @@ bool nn_step_shard_auto(size_t P, int W, int n_state, bool exact) {
   return exact || (double)n_state * (double)P * sizeof(float) >= NN_STEP_SHARD_AUTO_BYTES;
 }
 
+bool nn_step_node_wanted(size_t P, nn_shard_mode node_memory, nn_shard_mode shard) {
+  return node_memory == NN_SHARD_ON ||
+         (node_memory == NN_SHARD_AUTO && (shard == NN_SHARD_ON || (double)P * sizeof(float) >= NN_STEP_NODE_AUTO_BYTES));
+}
+
 /* Optimiser state arrays per parameter for a kind (0, 1 or 2). */
 static int state_arrays(nn_optim_kind k) {
   int n = 0;
@@ -88,10 +93,11 @@ int nn_step_init(nn_step *s) {
   const size_t P = s->net->n_params;
   const bool exact = s->c->train.reduce == NN_REDUCE_EXACT, clip = s->c->optim.clip_norm > 0;
   s->n_blocks = (int)((P + NN_STEP_BLOCK - 1) / NN_STEP_BLOCK);
-  nn_shard_mode mode = s->c->train.shard_optimizer;
+  nn_shard_mode mode = s->c->train.shard_optimizer, nm = s->c->train.node_memory;
   bool node = false;
   int rc;
-  if (W > 1 && mode != NN_SHARD_OFF && s->c->train.node_memory && (rc = one_node(s->c->data.ranks_per_node, &node)))
+  if (W > 1 && mode != NN_SHARD_OFF && nn_step_node_wanted(P, nm, mode) &&
+      (rc = one_node(s->c->data.ranks_per_node, &node)))
     return rc;
   s->sharded = W > 1 && (mode == NN_SHARD_ON ||
                          (mode == NN_SHARD_AUTO && (node || nn_step_shard_auto(P, W, state_arrays(s->c->optim.name),

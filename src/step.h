@@ -84,6 +84,18 @@ typedef struct nn_step_out {
  * bench/results/scaling-exact-shard.txt). */
 #define NN_STEP_SHARD_AUTO_BYTES (256.0 * 1024 * 1024)
 
+/* train.node_memory = auto takes the node path (when the ranks share one node and the optimiser
+ * is sharded or may be) from this many bytes of parameters: below it the parameters stay in each
+ * core's own cache with the replicated MPI path, which measured as fast for the default model's
+ * 0.94 MB; from 2.7 MB the node path was 6-19 % faster per step (bench/results/
+ * scaling-node-crossover.txt, docs/performance.md). */
+#define NN_STEP_NODE_AUTO_BYTES (2.0 * 1024 * 1024)
+
+/* Whether train.node_memory (auto, true, false) wants the node path for P parameters under
+ * train.shard_optimizer = shard (true: whenever possible; auto: for an explicitly sharded
+ * optimiser, or from NN_STEP_NODE_AUTO_BYTES of parameters). */
+bool nn_step_node_wanted(size_t P, nn_shard_mode node_memory, nn_shard_mode shard);
+
 /* Whether train.shard_optimizer = auto shards P parameters with n_state optimiser state arrays
  * on W ranks, in exact mode or not. */
 bool nn_step_shard_auto(size_t P, int W, int n_state, bool exact);

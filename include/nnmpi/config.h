@@ -42,7 +42,7 @@ typedef struct nn_config {
     nn_reduce reduce;            /* fast: float allreduce; exact: same bits on any rank count */
     int exact_chunks;            /* exact: each global batch is this many fixed chunks; 0 = auto */
     nn_shard_mode shard_optimizer; /* optimiser state and update split across ranks (ZeRO-1) */
-    bool node_memory;            /* one node, sharded: reduce and update in node-shared memory */
+    nn_shard_mode node_memory;   /* one node, sharded: reduce and update in node-shared memory */
   } train;
   nn_optim_spec optim;           /* [optim] */
   struct {

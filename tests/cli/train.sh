@@ -101,23 +101,32 @@ for p in node ring; do
     pass "2.25 M parameters, fast, 2 ranks: $p bit-identical to replicated (pieces)"
   else fail "2.25 M parameters, fast, 2 ranks: $p differs from replicated"; fi
 done
-# auto shards through node memory when all ranks share a node (fast and exact); across nodes
-# (pretended with data.ranks_per_node = 1) only a large optimiser state (256 MiB) in fast mode,
-# so the default model stays replicated there; in exact mode it shards on 2 or more ranks, and
-# never on one
-expect_rc 0 "shard_optimizer=auto, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set log.run_dir=auto2
+# node_memory = auto takes the node path on one node from 2 MiB of parameters (or when the
+# optimiser is explicitly sharded), and shard_optimizer = auto then shards; below that, and
+# across (pretend) nodes, the MPI rules: fast mode shards only a large optimiser state (256
+# MiB), exact mode on 2 or more ranks, never on one
+expect_rc 0 "auto, default model (0.94 MB), 2 ranks" mpi 2 train --set train.max_steps=3 --set log.run_dir=auto2
+expect_out "optimizer state replicated on every rank" "auto keeps a small model replicated through MPI"
+grep -q '"node_memory":false' auto2/metrics.jsonl && pass "the start event says node_memory false" || fail "start event: node_memory"
+expect_rc 0 "auto, 2.25 M parameters (9 MB), 2 ranks" mpi 2 train "${big[@]}" --set log.run_dir=auto2b
 expect_out "optimizer state sharded over the ranks, reduced and updated in node-shared memory" \
-  "auto shards through node memory on one node"
-grep -q '"node_memory":true' auto2/metrics.jsonl && pass "the start event says node_memory" || fail "no node_memory in the start event"
-expect_rc 0 "shard_optimizer=auto, default model, 2 ranks on 2 pretend nodes" mpi 2 train --set train.max_steps=3 \
-  --set data.ranks_per_node=1 --set log.run_dir=auto2n
-expect_out "optimizer state replicated on every rank" "auto keeps a small optimiser state replicated across nodes"
-expect_rc 0 "shard_optimizer=auto, exact, 2 ranks on 2 pretend nodes" mpi 2 train --set train.max_steps=3 \
-  --set train.reduce=exact --set data.ranks_per_node=1 --set log.run_dir=auto2x
-expect_out "optimizer state sharded over the ranks, reduced by MPI" "auto shards in exact mode across nodes"
-expect_rc 0 "shard_optimizer=auto, node_memory=false, 2 ranks" mpi 2 train --set train.max_steps=3 \
-  --set train.node_memory=false --set log.run_dir=auto2f
+  "auto takes the node path from 2 MiB of parameters"
+grep -q '"node_memory":true' auto2b/metrics.jsonl && pass "the start event says node_memory true" || fail "start event: node_memory"
+expect_rc 0 "auto, 2.25 M parameters, 2 ranks on 2 pretend nodes" mpi 2 train "${big[@]}" \
+  --set data.ranks_per_node=1 --set log.run_dir=auto2bn
+expect_out "optimizer state replicated on every rank" "across nodes no node path, and fast mode stays replicated"
+expect_rc 0 "node_memory=true, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set train.node_memory=true \
+  --set log.run_dir=auto2t
+expect_out "reduced and updated in node-shared memory" "node_memory=true takes the node path for any size"
+expect_rc 0 "shard_optimizer=true, default model, 2 ranks" mpi 2 train --set train.max_steps=3 \
+  --set train.shard_optimizer=true --set log.run_dir=auto2s
+expect_out "reduced and updated in node-shared memory" "an explicitly sharded optimiser on one node goes through node memory"
+expect_rc 0 "node_memory=false, 2.25 M parameters, 2 ranks" mpi 2 train "${big[@]}" \
+  --set train.node_memory=false --set log.run_dir=auto2bf
 expect_out "optimizer state replicated on every rank" "node_memory=false keeps the MPI rules"
+expect_rc 0 "auto, exact, default model, 2 ranks" mpi 2 train --set train.max_steps=3 --set train.reduce=exact \
+  --set log.run_dir=auto2x
+expect_out "optimizer state sharded over the ranks, reduced by MPI" "auto shards a small model in exact mode through MPI"
 expect_rc 0 "shard_optimizer=auto, exact, 1 rank" mpi 1 train --set train.max_steps=3 --set train.reduce=exact \
   --set log.run_dir=auto1x
 expect_out "optimizer state replicated on every rank" "auto does not shard one rank"
