@@ -78,6 +78,21 @@ for sig in USR1 TERM; do
   if same_weights "$(newest_ckpt sigref$sig)" "$(newest_ckpt sig$sig)"; then pass "SIG$sig: resumed = uninterrupted, bit for bit"
   else fail "SIG$sig: weights differ"; fi
 done
+# the same through the node path (train.node_memory = true): the stop request rides in the
+# scalars of node-shared memory, so both ranks stop on the same step, and the checkpoint holds
+# the slices of the optimiser state of both ranks
+nm=("${big[@]}" --set train.node_memory=true)
+expect_rc 0 "long reference run, 2 ranks, node path" mpi 2 train "${nm[@]}" --set log.run_dir=sigrefnode
+"$MPIEXEC" -n 2 "$NNMPI" train "${nm[@]}" --set log.run_dir=signode >sig.out 2>&1 & pid=$!
+for _ in $(seq 200); do grep -q '"event":"start"' signode/metrics.jsonl 2>/dev/null && break; sleep 0.05; done
+kill -USR1 $pid
+rc=0; wait $pid || rc=$?
+[ $rc -eq 75 ] && pass "node path, SIGUSR1: exit 75" || { fail "node path, SIGUSR1: exit $rc"; tail sig.out; }
+grep -q "reduced and updated in node-shared memory" sig.out && pass "the run took the node path" || fail "no node path"
+expect_rc 0 "node path, SIGUSR1: resume" mpi 2 train "${nm[@]}" --set log.run_dir=signode
+if same_state "$(newest_ckpt sigrefnode)" "$(newest_ckpt signode)"; then
+  pass "node path, SIGUSR1: resumed = uninterrupted, weights and optimiser state bit for bit"
+else fail "node path, SIGUSR1: weights or optimiser state differ"; fi
 
 # --resume paths that must fail clearly
 expect_rc 4 "--resume never with checkpoints present" mpi 1 train "${cfg[@]}" --set log.run_dir=full1 --resume never

@@ -3,7 +3,7 @@
 # checkpoint every step (so a rank is mostly writing, or waiting for the writer, when it is
 # stopped); one of them gets SIGSTOP a moment into training. Within 30 s the job must be over
 # (launcher and both ranks gone) with a non-zero exit and a message naming the watchdog.
-# Four trials: rank 1 and rank 0, each at two delays. Ranks are found only as children of the
+# Five trials: rank 1 and rank 0, each at two delays, and one on the node path. Ranks are found only as children of the
 # launcher this script started.
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
@@ -12,10 +12,13 @@ source "$HERE/robust_lib.sh"
 rank_of() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p'; }
 
 trial=0
-for t in "1 0.3" "0 0.6" "1 1.0" "0 1.4"; do
+# The fifth trial takes the node path (train.node_memory = true), whose barriers in node-shared
+# memory the watchdog must cover too.
+for t in "1 0.3" "0 0.6" "1 1.0" "0 1.4" "1 0.6 node"; do
   set -- $t; want_rank=$1 delay=$2; trial=$((trial + 1))
-  desc="10.$trial: SIGSTOP rank $want_rank ${delay} s after the first checkpoint"
-  "$MPIEXEC" -n 2 --oversubscribe "$NNMPI" train --set train.epochs=1000 \
+  path=(); [ "${3:-}" = node ] && path=(--set train.node_memory=true)
+  desc="10.$trial: SIGSTOP rank $want_rank ${delay} s after the first checkpoint${3:+ (node path)}"
+  "$MPIEXEC" -n 2 --oversubscribe "$NNMPI" train --set train.epochs=1000 ${path[@]+"${path[@]}"} \
     --set train.watchdog_seconds=5 --set checkpoint.every_steps=1 --set log.run_dir=wd$trial --set log.progress=lines \
     >wd$trial.out 2>&1 &
   launcher=$!; LEFT="$LEFT $launcher"
