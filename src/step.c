@@ -487,7 +487,7 @@ static int run(nn_step *s, int64_t k, float lr, bool stop, bool ckpt_time, nn_st
     if (s->node && (rc = node_blocks(s))) return rc;
     if (s->sharded && exact && !s->node && (rc = nn_dist_sum_f64(s->blocks, (size_t)s->n_blocks))) return rc;
     double norm = block_norm(s, out->rows);
-    finite = isfinite(norm) || !s->sharded || s->node; /* else the update itself checks every value */
+    finite = isfinite(norm) || !s->sharded; /* unsharded, the update itself checks every value */
     clip = nn_optim_clip_factor(norm, s->c->optim.clip_norm);
   } else if (s->sharded && !exact && !s->node) {
     finite = isfinite(s->blocks[0]); /* some rank's slice holds a NaN or Inf */

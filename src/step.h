@@ -51,8 +51,9 @@ typedef struct nn_step {
   int n_blocks;
   double *blocks;    /* per-block sums of squares (clipping) */
   int64_t *acc;      /* exact: fixed-point gradient sums, n_params + tail */
-  int64_t *acc_part; /* exact + sharded: this rank's reduced slice */
-  float *g_part;     /* sharded: this rank's slice of the reduced gradient */
+  int64_t *acc_part; /* exact + sharded: this rank's reduced slice (node path: a piece of it) */
+  float *g_part;     /* sharded: this rank's slice of the reduced gradient (node path without
+                        clipping: the piece being updated) */
   /* the node path (NULL pointers without it) */
   bool node;        /* chosen at init */
   bool bound;       /* net->params and net->grads point into the block (from the first step) */
