@@ -61,9 +61,15 @@ static void bar_break(nn_metrics *m) {
 static void vnote(nn_metrics *m, const char *prefix, const char *fmt, va_list ap) {
   if (!m->warn) return;
   if (m->log) fflush(m->log); /* keep the order of the two streams on one terminal or file */
-  fputs(prefix, m->warn);
-  vfprintf(m->warn, fmt, ap);
-  fputc('\n', m->warn);
+  /* one write per line: stderr is unbuffered, and under mpirun a line written in pieces could
+   * take another stream's line into its middle */
+  char line[2048];
+  int len = snprintf(line, sizeof line, "%s", prefix);
+  int body = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
+  len += body > 0 ? body : 0;
+  if (len > (int)sizeof line - 2) len = (int)sizeof line - 2;
+  line[len] = '\n', line[len + 1] = 0;
+  fputs(line, m->warn);
   fflush(m->warn);
 }
 
