@@ -1,8 +1,12 @@
 /* dist_shm: node-shared memory of the dist module — one block per node in an MPI-3 shared
  * window, filled by the node's ranks and then read by all of them (docs/data-loading.md).
  * Layer 4: MPI and libc only; with dist.c the only unit that calls MPI_*. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <mpi.h>
 
@@ -41,6 +45,58 @@ int nn_dist_shm_alloc(nn_shm *s, size_t bytes, int ranks_per_node) {
   return NN_OK;
 }
 
+/* The string value of Open MPI's MCA variable NAME (from mpirun --mca, OMPI_MCA_* or
+ * mca-params.conf) into out, read through the MPI tool interface; false when this MPI has no
+ * such variable or it is empty. */
+static bool mca_string(const char *name, char *out, int cap) {
+  int provided, idx, count;
+  bool ok = false;
+  MPI_T_cvar_handle h;
+  if (MPI_T_init_thread(MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS) return false;
+  if (MPI_T_cvar_get_index(name, &idx) == MPI_SUCCESS && MPI_T_cvar_handle_alloc(idx, NULL, &h, &count) == MPI_SUCCESS) {
+    char *buf = calloc((size_t)(count > 0 ? count : 1) + 1, 1);
+    ok = buf && MPI_T_cvar_read(h, buf) == MPI_SUCCESS && buf[0] && (int)strlen(buf) < cap;
+    if (ok) snprintf(out, (size_t)cap, "%s", buf);
+    free(buf);
+    MPI_T_cvar_handle_free(&h);
+  }
+  MPI_T_finalize();
+  return ok;
+}
+
+/* The directory of the backing files of shared windows: osc_sm_backing_directory, unless the
+ * shmem framework is told to use a component other than mmap (posix and sysv name no file). */
+static bool backing_dir(char *dir, int cap) {
+  char shmem[64];
+  if (mca_string("shmem", shmem, (int)sizeof shmem) && strcmp(shmem, "mmap") != 0) return false;
+  return mca_string("osc_sm_backing_directory", dir, cap);
+}
+
+/* The node leader's check before the window: Open MPI 4.1 hangs the other ranks of the node in
+ * MPI_Win_allocate_shared when the leader cannot create the backing file (no such directory, or
+ * a /dev/shm too small, as Docker's default 64 MB), so that failure is found here first. The
+ * margin covers the window's own state (a few pages). A node of one rank needs no file (Open
+ * MPI allocates its window privately), so it is not checked. */
+static int backing_ok(size_t bytes, int node_id, int node_size) {
+  char dir[4096], host[256] = "?";
+  if (!backing_dir(dir, (int)sizeof dir)) return NN_OK;
+  gethostname(host, sizeof host - 1);
+  const double mib = 1048576.0;
+  const char *fix = "point osc_sm_backing_directory at a larger local directory (mpirun --mca "
+                    "osc_sm_backing_directory /tmp) or make room there";
+  struct statvfs fs;
+  if (access(dir, W_OK | X_OK) != 0 || statvfs(dir, &fs) != 0)
+    return NN_FAIL(NN_ENOMEM, "node-shared memory on node %d (%s): cannot create its backing file in %s "
+                   "(Open MPI's osc_sm_backing_directory): %s; %s", node_id, host, dir, strerror(errno), fix);
+  const double have = (double)fs.f_bavail * (double)fs.f_frsize;
+  const double need = (double)bytes + 65536.0 + 4096.0 * node_size;
+  if (have < need)
+    return NN_FAIL(NN_ENOMEM, "node-shared memory on node %d (%s): %.1f MiB are needed in %s (Open MPI's "
+                   "osc_sm_backing_directory), which has %.1f MiB free; %s", node_id, host, need / mib, dir,
+                   have / mib, fix);
+  return NN_OK;
+}
+
 static int shm_alloc_mpi(nn_shm *s, shm_impl *im, size_t bytes, int ranks_per_node) {
   int rank, worst = NN_OK;
   int st = !im ? NN_FAIL(NN_ENOMEM, "node memory: out of memory for the window handle")
@@ -76,6 +132,14 @@ static int shm_alloc_mpi(nn_shm *s, shm_impl *im, size_t bytes, int ranks_per_no
   s->node_id = rank == 0 ? 0 : before;
   MPI_Bcast(&s->node_id, 1, MPI_INT, 0, node);
 
+  st = leader && s->node_size > 1 ? backing_ok(bytes, s->node_id, s->node_size) : NN_OK;
+  MPI_Allreduce(&st, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (worst != NN_OK) {
+    MPI_Comm_free(&node);
+    free(im);
+    memset(s, 0, sizeof *s);
+    return st != NN_OK ? st : NN_FAIL(worst, "another rank could not set up node-shared memory");
+  }
   void *mine = NULL;
   MPI_Win win = MPI_WIN_NULL;
   err = MPI_Win_allocate_shared(leader ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &mine, &win);

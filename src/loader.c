@@ -85,7 +85,11 @@ int nn_loader_open(nn_loader *ld, const char *path, const char *group, nn_sampli
   if ((rc = nn_dist_agree(layout(&ld->info, ld->rows_held, &lab_off, &total)))) goto out_fail;
 
   if (mode == NN_SAMPLING_GLOBAL) {
-    if ((rc = nn_dist_agree(nn_dist_shm_alloc(&ld->shm, total, ranks_per_node)))) goto out_fail;
+    if ((rc = nn_dist_agree(nn_dist_shm_alloc(&ld->shm, total, ranks_per_node)))) {
+      nn_fail_prefix(rc, "%s:%s: one copy per node (data.sampling = global; shard keeps 1/N per rank in "
+                     "private memory instead): ", path, group);
+      goto out_fail;
+    }
     ld->bytes_shared = ld->shm.node_rank == 0 ? total : 0;
     point(ld, ld->shm.base, lab_off);
     nn_shard_range(n, ld->shm.node_rank, ld->shm.node_size, &lo, &hi);

@@ -48,12 +48,14 @@ static int state_arrays(nn_optim_kind k) {
   return n;
 }
 
+#define NODE_MEMORY_OFF "train.node_memory (set it to false to reduce through MPI instead): "
+
 /* Whether every rank of the job is on one node (as data.ranks_per_node sees nodes): a probe of
  * node-shared memory, collective. */
 static int one_node(int ranks_per_node, bool *yes) {
   nn_shm probe;
   int rc = nn_dist_shm_alloc(&probe, 64, ranks_per_node);
-  if (rc) return rc;
+  if (rc) return nn_fail_prefix(rc, NODE_MEMORY_OFF);
   *yes = probe.n_nodes == 1 && probe.node_size == nn_dist_size();
   nn_dist_shm_free(&probe);
   return NN_OK;
@@ -74,7 +76,7 @@ static int node_alloc(nn_step *s, bool exact) {
                o_flags = o_blocks + round_up(sizeof(double) * (size_t)s->n_blocks, line),
                bytes = o_flags + sizeof(int) * NN_STEP_TAIL_STRIDE * W;
   int rc = nn_dist_shm_alloc(&s->shm, bytes, s->c->data.ranks_per_node);
-  if (rc) return nn_fail_prefix(rc, "train.node_memory (set it to false to reduce through MPI instead): ");
+  if (rc) return nn_fail_prefix(rc, NODE_MEMORY_OFF);
   char *b = s->shm.base;
   s->shm_params = (float *)b;
   s->shm_grads = (float *)(b + o_grads);
