@@ -36,8 +36,9 @@ static const char train_help[] =
     "(nnmpi.lock) while the run lasts: a second run on it exits 4 naming the first's host and pid.\n"
     "SIGUSR1 or SIGTERM: checkpoint at the next step and exit 75 (resume with the same command).\n"
     "SLURM_JOB_END_TIME, when set, makes the run checkpoint and exit 75 before the time limit.\n"
-    "Open MPI: nnmpi sets OMPI_MCA_btl_vader_single_copy_mechanism=none unless it is set (=cma\n"
-    "restores Open MPI's default; docs/multinode.md).\n"
+    "Open MPI: nnmpi sets OMPI_MCA_btl_vader_single_copy_mechanism=none and\n"
+    "OMPI_MCA_btl_vader_max_send_size=131072 unless they are set (=cma and =32768 restore Open\n"
+    "MPI's defaults; docs/multinode.md).\n"
     "exit codes: 0 done, 2 usage/config, 3 data, 4 checkpoint, 75 stopped after a checkpoint, 1 other\n";
 
 /* A terminal device (a tty or pseudo-terminal), by its major number (Linux: 4 ttys, 5 the

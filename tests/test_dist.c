@@ -1,17 +1,23 @@
 /* test_dist: the reductions of the dist module under mpiexec -n 1, 2, 3, 4 — the ring
  * reduce-scatter (float and int64) and ring allgather of the sharded optimizer with unequal and
  * empty blocks, blocks larger than one piece (8 MiB), and the allreduce in pieces. Every value
- * is an integer small enough for a float to add exactly, so the expected sums are exact. */
+ * is an integer small enough for a float to add exactly, so the expected sums are exact. Also
+ * the Open MPI transport defaults nn_dist_init sets (and leaves alone when the launcher set
+ * them): the value Open MPI took, read back through the MPI tool interface. */
 #include "testutil.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <mpi.h>
 
 #include "nnmpi/dist.h"
 #include "nnmpi/status.h"
 
 static int W, R;
+static char frag_env[64]; /* OMPI_MCA_btl_vader_max_send_size before nn_dist_init; "" unset */
 
 /* rank r's contribution at global index i */
 static float fval(int r, size_t i) { return (float)((i % 4093) + 8192 * (size_t)r); }
@@ -120,7 +126,28 @@ static void test_allreduce_pieces(void **state) {
   free(buf);
 }
 
+/* Open MPI takes a vader fragment size of 128 KiB from nn_dist_init, or the launcher's value. */
+static void test_fragment_default(void **state) {
+  (void)state;
+  int provided, idx, count;
+  MPI_T_cvar_handle h;
+  assert_int_equal(MPI_T_init_thread(MPI_THREAD_SINGLE, &provided), MPI_SUCCESS);
+  if (MPI_T_cvar_get_index("btl_vader_max_send_size", &idx) != MPI_SUCCESS) {
+    MPI_T_finalize();
+    skip(); /* not Open MPI's vader */
+  }
+  unsigned long long v = 0; /* a size_t variable: MPI_UNSIGNED_LONG here, 8 bytes */
+  assert_int_equal(MPI_T_cvar_handle_alloc(idx, NULL, &h, &count), MPI_SUCCESS);
+  assert_int_equal(count, 1);
+  assert_int_equal(MPI_T_cvar_read(h, &v), MPI_SUCCESS);
+  MPI_T_cvar_handle_free(&h);
+  MPI_T_finalize();
+  assert_int_equal(v, frag_env[0] ? strtoull(frag_env, NULL, 10) : 131072ULL);
+}
+
 int main(int argc, char **argv) {
+  const char *frag = getenv("OMPI_MCA_btl_vader_max_send_size");
+  snprintf(frag_env, sizeof frag_env, "%s", frag ? frag : "");
   if (nn_dist_init(&argc, &argv) != NN_OK) return 1;
   W = nn_dist_size(), R = nn_dist_rank();
   const struct CMUnitTest tests[] = {
@@ -128,6 +155,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_scatter_pieces),
       cmocka_unit_test(test_allgather),
       cmocka_unit_test(test_allreduce_pieces),
+      cmocka_unit_test(test_fragment_default),
   };
   int failed = cmocka_run_group_tests(tests, NULL, NULL);
   nn_dist_finalize();
