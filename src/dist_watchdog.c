@@ -54,7 +54,8 @@ static void heartbeat(void) {
 }
 
 /* The ranks whose heartbeat is older than three periods (or missing) into lost (a message
- * fragment); returns the lowest rank that is alive, or -1 when nothing is known. */
+ * fragment); returns the lowest rank that is alive, or -1 when nothing is known. This rank is
+ * alive whatever its file says: its watchdog thread is running this. */
 static int find_lost(char *lost, size_t cap, int *n_lost) {
   const int W = nn_dist_size();
   double stale = 2 * hb_period() + 1;
@@ -71,7 +72,7 @@ static int find_lost(char *lost, size_t cap, int *n_lost) {
     double age = stat(path, &st) == 0
                      ? (double)(now.tv_sec - st.st_mtim.tv_sec) + 1e-9 * (double)(now.tv_nsec - st.st_mtim.tv_nsec)
                      : -1;
-    if (age >= 0 && age <= stale) {
+    if (r == nn_dist_rank() || (age >= 0 && age <= stale)) {
       if (first_live < 0) first_live = r;
       continue;
     }
@@ -92,15 +93,24 @@ static void expired(int64_t limit) {
   int64_t step = atomic_load(&wd_step);
   if (step >= 0) snprintf(where, sizeof where, "step %lld: ", (long long)step);
   int n_lost = 0, reporter = -1;
-  /* a rank that just stopped has a fresh heartbeat for up to two periods: wait until it is stale */
-  for (double waited = 0; atomic_load(&hb_on); waited += 0.25) {
+  /* a rank that just stopped has a fresh heartbeat for up to two periods: wait until it is stale,
+   * beating meanwhile (when every rank waits here at once, as in a hang inside MPI, silence
+   * would make them all look lost) */
+  bool beats = atomic_load(&hb_on);
+  for (double waited = 0, beat = 0; beats; waited += 0.25) {
     reporter = find_lost(lost, sizeof lost, &n_lost);
     if (n_lost > 0 || waited > 2 * hb_period() + 1.5) break;
+    if (waited >= beat) heartbeat(), beat = waited + hb_period();
     nanosleep(&(struct timespec){0, 250000000}, NULL);
   }
   if (n_lost > 0)
     snprintf(msg, sizeof msg, "%s%s did not complete within %g s: lost %s; ending the job (train.watchdog_seconds)",
              where, atomic_load(&wd_what), (double)limit * 1e-9, lost);
+  else if (beats)
+    snprintf(msg, sizeof msg,
+             "%s%s did not complete within %g s: no rank is lost (every heartbeat is fresh), so a rank is "
+             "stuck outside this collective or the MPI library hangs; ending the job (train.watchdog_seconds)",
+             where, atomic_load(&wd_what), (double)limit * 1e-9);
   else
     snprintf(msg, sizeof msg,
              "%s%s did not complete within %g s: another rank is stalled or dead (train.watchdog_seconds)", where,
