@@ -26,8 +26,8 @@ bool nn_dist_mpi_ready(void) {
 /* Open MPI's shared-memory transport copies large messages with one cross-process copy (CMA)
  * by default; through its shared buffers instead, the 0.94 MB allreduce of the default model
  * took 97 against 198 us (bench/results/allreduce-pieces-shm.txt). Those buffers then carry
- * fragments of 128 KiB instead of 32 KiB: 1 MiB allreduce 95 -> 78 us, 4 MiB 442 -> 346 us
- * (bench/results/allreduce-fragments.txt), out of the same 4 MiB segment per rank. Set before
+ * fragments of 128 KiB instead of 32 KiB: 1 MiB allreduce 111 -> 84 us, 4 MiB 494 -> 396 us
+ * at np=2 (bench/results/allreduce-fragments.txt), out of the same 4 MiB segment per rank. Set before
  * MPI_Init, and only when the user (or mpirun's --mca) has not chosen:
  * OMPI_MCA_btl_vader_single_copy_mechanism=cma and OMPI_MCA_btl_vader_max_send_size=32768
  * restore Open MPI's defaults. */

@@ -61,8 +61,8 @@ static void bar_break(nn_metrics *m) {
 static void vnote(nn_metrics *m, const char *prefix, const char *fmt, va_list ap) {
   if (!m->warn) return;
   if (m->log) fflush(m->log); /* keep the order of the two streams on one terminal or file */
-  /* one write per line: stderr is unbuffered, and under mpirun a line written in pieces could
-   * take another stream's line into its middle */
+  /* one write per line: the warning stream is unbuffered, and under mpirun a line written in
+   * pieces could take another stream's line into its middle */
   char line[2048];
   int len = snprintf(line, sizeof line, "%s", prefix);
   int body = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
