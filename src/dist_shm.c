@@ -132,29 +132,26 @@ static int shm_alloc_mpi(nn_shm *s, shm_impl *im, size_t bytes, int ranks_per_no
   s->node_id = rank == 0 ? 0 : before;
   MPI_Bcast(&s->node_id, 1, MPI_INT, 0, node);
 
+  /* every node's backing file must be possible before any rank enters the window's creation */
   st = leader && s->node_size > 1 ? backing_ok(bytes, s->node_id, s->node_size) : NN_OK;
   MPI_Allreduce(&st, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (worst != NN_OK) {
-    MPI_Comm_free(&node);
-    free(im);
-    memset(s, 0, sizeof *s);
-    return st != NN_OK ? st : NN_FAIL(worst, "another rank could not set up node-shared memory");
-  }
   void *mine = NULL;
   MPI_Win win = MPI_WIN_NULL;
-  err = MPI_Win_allocate_shared(leader ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &mine, &win);
-  if (err != MPI_SUCCESS) {
-    st = NN_FAIL(NN_ENOMEM, "cannot allocate %zu bytes of node-shared memory on node %d "
-                 "(MPI error %d; is /dev/shm large enough?)", bytes, s->node_id, err);
-  } else {
-    MPI_Aint size = 0;
-    int disp = 0;
-    MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
-    if (MPI_Win_shared_query(win, 0, &size, &disp, &s->base) != MPI_SUCCESS || (size_t)size < bytes ||
-        MPI_Win_lock_all(MPI_MODE_NOCHECK, win) != MPI_SUCCESS)
-      st = NN_FAIL(NN_EINTERNAL, "node memory: cannot map the shared window of node %d", s->node_id);
+  if (worst == NN_OK) {
+    err = MPI_Win_allocate_shared(leader ? (MPI_Aint)bytes : 0, 1, MPI_INFO_NULL, node, &mine, &win);
+    if (err != MPI_SUCCESS) {
+      st = NN_FAIL(NN_ENOMEM, "cannot allocate %zu bytes of node-shared memory on node %d "
+                   "(MPI error %d; is /dev/shm large enough?)", bytes, s->node_id, err);
+    } else {
+      MPI_Aint size = 0;
+      int disp = 0;
+      MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN);
+      if (MPI_Win_shared_query(win, 0, &size, &disp, &s->base) != MPI_SUCCESS || (size_t)size < bytes ||
+          MPI_Win_lock_all(MPI_MODE_NOCHECK, win) != MPI_SUCCESS)
+        st = NN_FAIL(NN_EINTERNAL, "node memory: cannot map the shared window of node %d", s->node_id);
+    }
+    MPI_Allreduce(&st, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   }
-  MPI_Allreduce(&st, &worst, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (worst != NN_OK) {
     if (win != MPI_WIN_NULL) MPI_Win_free(&win);
     MPI_Comm_free(&node);
